@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# README command 1: set up, create the SQLite database, add demo data, and serve on http://127.0.0.1:8000
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+export FLASK_APP=web
+.venv/bin/flask db upgrade
+.venv/bin/flask workflow demo
+echo
+echo "Serving on http://127.0.0.1:${PORT:-8000}  — API token for the service lead: $(.venv/bin/flask users token lead)"
+echo "Try: curl -H 'Authorization: Bearer <token>' http://127.0.0.1:${PORT:-8000}/api/v1/cases"
+exec .venv/bin/gunicorn --workers 2 --bind "127.0.0.1:${PORT:-8000}" 'web:create_app()'

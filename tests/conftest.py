@@ -1,0 +1,188 @@
+"""Fixtures: a real database per test (SQLite file, or a PostgreSQL schema when DATABASE_URL says so).
+
+The schema is built once per run through the Alembic migrations, exactly as in production. On
+SQLite every test gets a copy of that file; on PostgreSQL every test starts from truncated tables.
+A PostgreSQL that cannot be reached is an error, never a skip.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
+from flask_migrate import upgrade
+
+from web import create_app
+from web.extensions import db
+from workflow.definitions import shipped_files
+from workflow.engine import Actor, publish_definition
+from workflow.engine.users import create_user, issue_token
+
+ROOT = Path(__file__).resolve().parent.parent
+TABLES = ["timers", "history", "cases", "case_counters", "workflow_versions", "user_roles", "users"]
+
+
+def _postgres_url() -> str | None:
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith("postgres"):
+        return None
+    return "postgresql+psycopg://" + url.split("://", 1)[1]
+
+
+@dataclass
+class FrozenClock:
+    """The service's idea of now, moved by the tests."""
+
+    now: datetime = field(default_factory=lambda: datetime(2026, 11, 20, 9, 0, tzinfo=UTC))
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> datetime:
+        self.now += timedelta(**delta)
+        return self.now
+
+    def set(self, moment: datetime) -> datetime:
+        self.now = moment
+        return self.now
+
+
+@pytest.fixture(scope="session")
+def database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """The migrated database of this run: a template SQLite file, or a fresh PostgreSQL schema."""
+    pg = _postgres_url()
+    if pg:
+        schema = f"test_{uuid.uuid4().hex[:12]}"
+        admin = sa.create_engine(pg)
+        with admin.begin() as conn:  # fails loudly if PostgreSQL is unreachable
+            conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+        url = f"{pg}{'&' if '?' in pg else '?'}options=-csearch_path%3D{schema}"
+        app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": url})
+        with app.app_context():
+            upgrade()
+            db.engine.dispose()
+        yield {"kind": "postgresql", "url": url}
+        with admin.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+    else:
+        template = tmp_path_factory.mktemp("db") / "template.db"
+        app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{template}"})
+        with app.app_context():
+            upgrade()
+            db.engine.dispose()
+        yield {"kind": "sqlite", "template": template}
+
+
+@pytest.fixture
+def frozen_clock() -> FrozenClock:
+    return FrozenClock()
+
+
+@pytest.fixture
+def app(database: dict[str, Any], tmp_path: Path, frozen_clock: FrozenClock) -> Iterator[Flask]:
+    if database["kind"] == "sqlite":
+        path = tmp_path / "test.db"
+        shutil.copy(database["template"], path)
+        url = f"sqlite:///{path}"
+    else:
+        url = database["url"]
+    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": url, "WORKFLOW_NOW": frozen_clock})
+    with app.app_context():
+        yield app
+        db.session.remove()
+        if database["kind"] == "postgresql":
+            with db.engine.begin() as conn:
+                conn.execute(sa.text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask) -> FlaskCliRunner:
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def clock(app: Flask):
+    return app.extensions["workflow_clock"]
+
+
+@pytest.fixture
+def published(app: Flask, clock) -> dict[str, int]:
+    """The shipped workflows, published as version 1."""
+    versions = {}
+    for f in shipped_files():
+        version, _ = publish_definition(db.session, f.read_text("utf-8"), str(f), "tests", clock.now(), f.stem)
+        versions[version.key] = version.id
+    db.session.commit()
+    return versions
+
+
+class Api:
+    """Calls the JSON API as named users, creating each user (with the roles asked) on first use."""
+
+    def __init__(self, client: FlaskClient, clock):
+        self.client = client
+        self.clock = clock
+        self.tokens: dict[str, str] = {}
+
+    def user(self, name: str, *roles: str) -> Actor:
+        if name not in self.tokens:
+            user = create_user(db.session, name, list(roles or [name]), self.clock.now())
+            self.tokens[name] = issue_token(db.session, user)
+            db.session.commit()
+        return Actor(name, frozenset(roles or [name]))
+
+    def headers(self, name: str) -> dict[str, str]:
+        self.user(name)
+        return {"Authorization": f"Bearer {self.tokens[name]}"}
+
+    def get(self, name: str, path: str, **kw: Any):
+        return self.client.get(path, headers=self.headers(name), **kw)
+
+    def post(self, name: str, path: str, body: Any = None, **kw: Any):
+        return self.client.post(path, headers=self.headers(name), json=body, **kw)
+
+    def open(self, name: str, workflow: str, data: dict[str, Any]) -> dict[str, Any]:
+        response = self.post(name, "/api/v1/cases", {"workflow": workflow, "data": data})
+        assert response.status_code == 201, response.get_json()
+        return response.get_json()
+
+    def act(self, name: str, case: dict[str, Any], action: str, inputs: dict[str, Any] | None = None,
+            comment: str | None = None, status: int = 200, expected_version: int | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {"inputs": inputs or {}, "comment": comment}
+        body["expected_version"] = case["lock_version"] if expected_version is None else expected_version
+        response = self.post(name, f"/api/v1/cases/{case['id']}/actions/{action}", body)
+        assert response.status_code == status, (action, response.get_json())
+        return response.get_json()
+
+
+@pytest.fixture
+def api(client: FlaskClient, clock, published) -> Api:
+    return Api(client, clock)
+
+
+def snapshot(case_id: int) -> dict[str, Any]:
+    """Every stored byte of a case: its row, its history rows and its timer rows, as the database has them."""
+    with db.engine.connect() as conn:
+        return {
+            table: [tuple(r) for r in conn.execute(
+                sa.text(f"SELECT * FROM {table} WHERE {column} = :id ORDER BY id"), {"id": case_id}
+            )]
+            for table, column in (("cases", "id"), ("history", "case_id"), ("timers", "case_id"))
+        }

@@ -1,0 +1,24 @@
+"""Small builders shared by the engine tests: the minimal definition, published under a given text."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from web.extensions import db
+from workflow.engine import publish_definition
+
+MINIMAL = Path(__file__).parent / "valid_definitions" / "minimal.yaml"
+
+
+def minimal_text(**replacements: str) -> str:
+    text = MINIMAL.read_text("utf-8")
+    for old, new in replacements.items():
+        assert old in text, old
+        text = text.replace(old, new)
+    return text
+
+
+def publish_minimal(clock, text: str | None = None):
+    version, _ = publish_definition(db.session, text or minimal_text(), "minimal.yaml", "tests", clock.now(), "minimal")
+    db.session.commit()
+    return version

@@ -1,0 +1,21 @@
+"""The demo data that the README's first command serves."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from web.extensions import db
+from workflow.models import Case, User
+
+
+def test_demo_seeds_workflows_users_and_cases_once(runner):
+    first = runner.invoke(args=["workflow", "demo"])
+    assert first.exit_code == 0, first.output
+    assert "complaint: version 1 published" in first.output
+    states = dict(db.session.execute(sa.select(Case.workflow_key, Case.state)).all())
+    assert states == {"replacement_part": "confirmed", "return_inspection": "approved", "complaint": "reported"}
+    second = runner.invoke(args=["workflow", "demo"])
+    assert "no demo cases added" in second.output
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Case)) == 3
+    assert db.session.scalar(sa.select(User).where(User.name == "lead2")).roles == {"service_lead"}
+    assert runner.invoke(args=["audit", "verify"]).exit_code == 0

@@ -1,0 +1,67 @@
+"""The web layer: HTTP and HTML only. Every change to a case goes through `workflow.engine`."""
+
+from __future__ import annotations
+
+import os
+from datetime import time
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import Flask, request
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from workflow.engine import Clock
+from workflow.engine.calendar import WorkingCalendar
+
+from . import config
+from .extensions import db, migrate
+
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def _clock(app: Flask) -> Clock:
+    tz = ZoneInfo(app.config["WORKFLOW_TIMEZONE"])
+    start, end = (time.fromisoformat(part) for part in app.config["WORKING_HOURS"].split("-"))
+    calendar = WorkingCalendar(tz, start, end, country=app.config["HOLIDAY_COUNTRY"])
+    clock = Clock(tz=tz, calendar=calendar)
+    if app.config.get("WORKFLOW_NOW"):  # tests fix the clock
+        clock.now_fn = app.config["WORKFLOW_NOW"]
+    return clock
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.from_mapping(config.from_environment())
+    if test_config:
+        app.config.from_mapping(test_config)
+    os.makedirs(app.instance_path, exist_ok=True)
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(MIGRATIONS))
+    app.extensions["workflow_clock"] = _clock(app)
+
+    from . import api, cli
+
+    app.register_blueprint(api.bp)
+    cli.init_app(app)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException) -> Any:
+        if request.path.startswith("/api/"):
+            return api.http_error(exc)
+        return exc
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> Any:
+        if isinstance(exc, HTTPException):
+            return _http_error(exc)
+        db.session.rollback()
+        app.logger.exception("unhandled error on %s %s", request.method, request.path)
+        if request.path.startswith("/api/"):
+            return api.error(500, "internal_error", "Something went wrong on our side; nothing was changed")
+        return InternalServerError()
+
+    return app

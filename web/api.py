@@ -1,0 +1,217 @@
+"""JSON API v1. Token auth; every error is {"error": {"code", "message", "fields"}}."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, current_app, g, jsonify, request
+from sqlalchemy import and_, false, func, or_, select
+from werkzeug.exceptions import HTTPException
+
+from workflow import diagram
+from workflow.engine import (
+    Clock,
+    NotFound,
+    WorkflowError,
+    actor_of,
+    advance,
+    available_actions,
+    current_workflow,
+    get_case,
+    latest_versions,
+    open_case,
+    opener_roles,
+    workflow_of,
+)
+from workflow.engine.users import user_by_token
+from workflow.models import Case, HistoryEntry, WorkflowVersion
+
+from . import serializers
+from .extensions import db
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+STATUS = {
+    "not_found": 404, "unknown_action": 404, "wrong_state": 409, "stale_version": 409,
+    "role_refused": 403, "four_eyes": 403, "invalid_inputs": 422, "guard_failed": 422,
+    "definition_invalid": 422, "unauthorized": 401, "bad_request": 400,
+}
+
+
+def clock() -> Clock:
+    return current_app.extensions["workflow_clock"]
+
+
+def lang() -> str:
+    return request.accept_languages.best_match(["en", "zh"]) or "en"
+
+
+def error(status: int, code: str, message: str, fields: dict[str, str] | None = None) -> tuple[Response, int]:
+    return jsonify({"error": {"code": code, "message": message, "fields": fields or {}}}), status
+
+
+@bp.errorhandler(WorkflowError)
+def _workflow_error(exc: WorkflowError) -> tuple[Response, int]:
+    db.session.rollback()
+    language = lang()
+    fields = {name: messages[language] for name, messages in exc.fields.items()}
+    return error(STATUS.get(exc.code, 400), exc.code, exc.messages[language], fields)
+
+
+def http_error(exc: HTTPException) -> tuple[Response, int]:
+    """Any HTTP error under /api/ as the API's error body (routing 404s and 405s included)."""
+    code = (exc.name or "error").lower().replace(" ", "_")
+    return error(exc.code or 500, code, exc.description or exc.name)
+
+
+@bp.before_request
+def _authenticate() -> tuple[Response, int] | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    user = user_by_token(db.session, token.strip()) if scheme.lower() == "bearer" and token.strip() else None
+    if user is None:
+        response, status = error(401, "unauthorized", "Send a valid API token: Authorization: Bearer <token>")
+        response.headers["WWW-Authenticate"] = "Bearer"
+        return response, status
+    g.user = user
+    g.actor = actor_of(user)
+    return None
+
+
+def _body() -> dict[str, Any]:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise WorkflowError("The request body must be a JSON object", "请求体必须是 JSON 对象")
+    return body
+
+
+def _case_json(case: Case) -> dict[str, Any]:
+    definition = workflow_of(case.version).definition
+    actions = available_actions(db.session, clock(), case, g.actor)
+    return serializers.case(clock(), case, definition, actions)
+
+
+def _svg(graph_svg: bytes) -> Response:
+    return Response(graph_svg, mimetype="image/svg+xml")
+
+
+@bp.get("/workflows")
+def list_workflows() -> Response:
+    items = [
+        serializers.version_summary(clock(), v, workflow_of(v).definition) for v in latest_versions(db.session)
+    ]
+    return jsonify({"items": items})
+
+
+def _version(key: str) -> WorkflowVersion:
+    wanted = request.args.get("version", type=int)
+    if wanted is None:
+        return current_workflow(db.session, key)[0]
+    version = db.session.scalar(
+        select(WorkflowVersion).where(WorkflowVersion.key == key, WorkflowVersion.version == wanted)
+    )
+    if version is None:
+        raise NotFound(f"workflow {key!r} has no version {wanted}", f"流程 {key!r} 没有版本 {wanted}")
+    return version
+
+
+@bp.get("/workflows/<key>")
+def show_workflow(key: str) -> Response:
+    version = _version(key)
+    definition = workflow_of(version).definition
+    return jsonify(serializers.workflow(clock(), version, definition, opener_roles(definition)))
+
+
+@bp.get("/workflows/<key>/diagram.svg")
+def workflow_diagram(key: str) -> Response:
+    version = _version(key)
+    graph = diagram.build(workflow_of(version).definition, lang=request.args.get("lang"))
+    return _svg(diagram.to_svg(graph))
+
+
+@bp.post("/cases")
+def create_case() -> tuple[Response, int]:
+    body = _body()
+    key = body.get("workflow")
+    if not isinstance(key, str):
+        raise WorkflowError("Name the workflow: {\"workflow\": key, \"data\": {...}}", "请指定流程 workflow")
+    case = open_case(db.session, clock(), key, body.get("data", {}), g.actor, comment=body.get("comment"))
+    db.session.commit()
+    response = jsonify(_case_json(case))
+    response.headers["Location"] = f"/api/v1/cases/{case.id}"
+    return response, 201
+
+
+def _actionable_filter(roles: frozenset[str]) -> Any:
+    """SQL for "a case in a state where one of `roles` may act", over every version in use."""
+    pairs = []
+    for version in db.session.scalars(select(WorkflowVersion)):
+        definition = workflow_of(version).definition
+        states = sorted({s for t in definition.transitions.values() if roles & set(t.roles) for s in t.sources})
+        if states:
+            pairs.append(and_(Case.version_id == version.id, Case.state.in_(states)))
+    return or_(*pairs) if pairs else false()
+
+
+@bp.get("/cases")
+def list_cases() -> Response:
+    page = max(request.args.get("page", 1, type=int), 1)
+    per_page = min(
+        max(request.args.get("per_page", current_app.config["API_PAGE_SIZE"], type=int), 1),
+        current_app.config["API_MAX_PAGE_SIZE"],
+    )
+    query = select(Case)
+    if workflow := request.args.get("workflow"):
+        query = query.where(Case.workflow_key == workflow)
+    if state := request.args.get("state"):
+        query = query.where(Case.state == state)
+    if request.args.get("actionable", "").lower() in ("1", "true", "yes"):
+        query = query.where(_actionable_filter(g.actor.roles))
+    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
+    cases = db.session.scalars(
+        query.order_by(Case.updated_at.desc(), Case.id.desc()).limit(per_page).offset((page - 1) * per_page)
+    ).all()
+    return jsonify({"items": [_case_json(c) for c in cases], "page": page, "per_page": per_page, "total": total})
+
+
+@bp.get("/cases/<int:case_id>")
+def show_case(case_id: int) -> Response:
+    return jsonify(_case_json(get_case(db.session, case_id)))
+
+
+@bp.post("/cases/<int:case_id>/actions/<action>")
+def take_action(case_id: int, action: str) -> Response:
+    body = _body()
+    expected = body.get("expected_version")
+    if expected is not None and (not isinstance(expected, int) or isinstance(expected, bool)):
+        raise WorkflowError("expected_version must be a whole number", "expected_version 必须是整数")
+    comment = body.get("comment")
+    if comment is not None and not isinstance(comment, str):
+        raise WorkflowError("comment must be text", "comment 必须是文本")
+    case = get_case(db.session, case_id)
+    advance(db.session, clock(), case, action, g.actor, body.get("inputs") or {}, comment, expected)
+    db.session.commit()
+    return jsonify(_case_json(case))
+
+
+@bp.get("/cases/<int:case_id>/history")
+def case_history(case_id: int) -> Response:
+    case = get_case(db.session, case_id)
+    rows = db.session.scalars(
+        select(HistoryEntry).where(HistoryEntry.case_id == case.id).order_by(HistoryEntry.seq)
+    ).all()
+    return jsonify({"case_id": case.id, "items": [serializers.history_entry(clock(), h) for h in rows]})
+
+
+@bp.get("/cases/<int:case_id>/diagram.svg")
+def case_diagram(case_id: int) -> Response:
+    case = get_case(db.session, case_id)
+    moves = db.session.execute(
+        select(HistoryEntry.from_state, HistoryEntry.action, HistoryEntry.to_state)
+        .where(HistoryEntry.case_id == case.id).order_by(HistoryEntry.seq)
+    ).all()
+    graph = diagram.build(
+        workflow_of(case.version).definition, lang=request.args.get("lang"), current=case.state,
+        path=[tuple(m) for m in moves],
+    )
+    return _svg(diagram.to_svg(graph))

@@ -1,0 +1,139 @@
+"""Command-line operations: `flask --app web workflow|audit|users ...`. Each commits once."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+
+from workflow import diagram
+from workflow.definitions import load_text, shipped_files, validate_path
+from workflow.engine import Clock, WorkflowError, publish_definition, verify_all
+from workflow.engine.users import create_user, issue_token, user_by_name
+
+from .extensions import db
+
+workflow_cli = AppGroup("workflow", help="Validate, publish and draw workflow definitions.")
+audit_cli = AppGroup("audit", help="Check the integrity of case histories.")
+users_cli = AppGroup("users", help="Manage users, roles and API tokens.")
+DIAGRAMS = Path(__file__).resolve().parent.parent / "diagrams"
+
+
+def _clock() -> Clock:
+    return current_app.extensions["workflow_clock"]
+
+
+def _paths(paths: tuple[str, ...]) -> list[Path]:
+    if not paths:
+        return shipped_files()
+    found: list[Path] = []
+    for p in map(Path, paths):
+        found += sorted(p.glob("*.yaml")) if p.is_dir() else [p]
+    return found
+
+
+@workflow_cli.command("validate")
+@click.argument("paths", nargs=-1, type=click.Path(exists=True))
+def validate_command(paths: tuple[str, ...]) -> None:
+    """Check definitions (default: the shipped ones); print FILE:LINE: CODE: reason for each problem."""
+    files = _paths(paths)
+    problems = [p for f in files for p in validate_path(f)]
+    for problem in problems:
+        click.echo(str(problem))
+    if problems:
+        click.echo(f"{len(problems)} problem(s) in {len({p.file for p in problems})} file(s)", err=True)
+        sys.exit(1)
+    click.echo(f"{len(files)} definition(s) valid")
+
+
+@workflow_cli.command("load")
+@click.argument("paths", nargs=-1, type=click.Path(exists=True))
+@click.option("--by", "actor", default="cli", show_default=True, help="Who publishes (recorded).")
+def load_command(paths: tuple[str, ...], actor: str) -> None:
+    """Publish each changed definition as a new version. Nothing is published if any file is invalid."""
+    files = _paths(paths)
+    problems = [p for f in files for p in validate_path(f)]
+    if problems:
+        for problem in problems:
+            click.echo(str(problem))
+        click.echo("nothing published", err=True)
+        sys.exit(1)
+    now = _clock().now()
+    for f in files:
+        version, created = publish_definition(
+            db.session, f.read_text(encoding="utf-8"), str(f), actor, now, expected_key=f.stem
+        )
+        state = "published" if created else "unchanged"
+        click.echo(f"{version.key}: version {version.version} {state}")
+    db.session.commit()
+
+
+@workflow_cli.command("diagrams")
+@click.option("--out", type=click.Path(file_okay=False), default=str(DIAGRAMS), show_default=True)
+def diagrams_command(out: str) -> None:
+    """Render the shipped definitions to DOT and SVG files."""
+    target = Path(out)
+    target.mkdir(parents=True, exist_ok=True)
+    for f in shipped_files():
+        graph = diagram.build(load_text(f.read_text(encoding="utf-8"), str(f), f.stem))
+        (target / f"{f.stem}.dot").write_text(graph.to_string(), encoding="utf-8")
+        (target / f"{f.stem}.svg").write_bytes(diagram.to_svg(graph))
+        click.echo(f"{target / f.stem}.svg")
+
+
+@workflow_cli.command("demo")
+def demo_command() -> None:
+    """Publish the shipped workflows and add demo users (password = name) and a few demo cases."""
+    from .demo import seed
+
+    for line in seed(db.session, _clock()):
+        click.echo(line)
+    db.session.commit()
+
+
+@audit_cli.command("verify")
+def verify_command() -> None:
+    """Re-compute every case's hash chain; name the first broken case and seq."""
+    checked, breaks = verify_all(db.session)
+    if breaks:
+        for b in breaks:
+            click.echo(f"BROKEN: {b}")
+        first = breaks[0]
+        click.echo(f"history verification FAILED: first break at case {first.case_id}, seq {first.seq}", err=True)
+        sys.exit(1)
+    click.echo(f"OK: {checked} case histories verified")
+
+
+@users_cli.command("create")
+@click.argument("name")
+@click.option("--role", "roles", multiple=True, required=True, help="A role; repeat for several.")
+@click.option("--password", default=None, help="Sign-in password (stored hashed).")
+@click.option("--display-name", default=None)
+def create_user_command(name: str, roles: tuple[str, ...], password: str | None, display_name: str | None) -> None:
+    """Create a user with one or more roles."""
+    try:
+        create_user(db.session, name, list(roles), _clock().now(), password=password, display_name=display_name)
+    except WorkflowError as exc:
+        raise click.ClickException(str(exc)) from None
+    db.session.commit()
+    click.echo(f"created {name} with roles {', '.join(sorted(set(roles)))}")
+
+
+@users_cli.command("token")
+@click.argument("name")
+def token_command(name: str) -> None:
+    """Issue a new API token for NAME and print it alone (the previous token stops working)."""
+    user = user_by_name(db.session, name)
+    if user is None:
+        raise click.ClickException(f"no user {name!r}")
+    token = issue_token(db.session, user)
+    db.session.commit()
+    click.echo(token)
+
+
+def init_app(app: Flask) -> None:
+    for group in (workflow_cli, audit_cli, users_cli):
+        app.cli.add_command(group)

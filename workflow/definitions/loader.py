@@ -1,0 +1,647 @@
+"""Reading and validating workflow definitions (the format is described in docs/definitions.md).
+
+`parse()` never raises on bad input: it returns every problem it finds, each with the file, the line
+and a reason, so a process owner can fix a file in one pass. A definition with any problem is not built.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, TypeGuard
+from zoneinfo import ZoneInfo
+
+import yaml
+
+from . import expressions, values
+from .schema import (
+    DURATION_UNITS,
+    FIELD_TYPES,
+    SYSTEM_ROLE,
+    Deadline,
+    Definition,
+    Duration,
+    Event,
+    FieldSpec,
+    GuardSpec,
+    InputSpec,
+    NumberSpec,
+    Ref,
+    StateSpec,
+    TimerSpec,
+    TransitionSpec,
+)
+
+SHIPPED_DIR = Path(__file__).parent
+_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+_DURATION = re.compile(r"^\s*(\d+)\s*(h|d|wd|wh)\s*$")
+_NUMBER_TOKEN = re.compile(r"\{([^{}]*)\}")
+_NUMBER_TOKENS = re.compile(r"^(YYYY|YY|MM|DD|seq|seq:\d+)$")
+
+
+@dataclass(frozen=True)
+class Problem:
+    file: str
+    line: int
+    code: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.code}: {self.message}"
+
+
+class DefinitionInvalid(ValueError):
+    """Raised by `load_text` when a definition has problems; `problems` lists them all."""
+
+    def __init__(self, problems: list[Problem]):
+        super().__init__("\n".join(str(p) for p in problems))
+        self.problems = problems
+
+
+# --- YAML with line numbers ------------------------------------------------------------------
+
+
+class LMap(dict):
+    """A YAML mapping that remembers the line of itself and of each key."""
+
+    line: int = 0
+    key_lines: dict[str, int] = {}  # noqa: RUF012 - replaced per instance by _build
+
+
+class LList(list):
+    line: int = 0
+    item_lines: list[int] = []  # noqa: RUF012 - replaced per instance by _build
+
+
+def _scalar(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+    value = loader.construct_object(node)
+    # Dates typed without quotes reach us as date objects; the format works on ISO text.
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    return value
+
+
+def _build(node: yaml.Node, loader: yaml.SafeLoader, dupes: list[tuple[int, str]]) -> Any:
+    if isinstance(node, yaml.MappingNode):
+        result = LMap()
+        result.line = node.start_mark.line + 1
+        result.key_lines = {}
+        for key_node, value_node in node.value:
+            key = _scalar(loader, key_node) if isinstance(key_node, yaml.ScalarNode) else str(key_node)
+            key = str(key) if not isinstance(key, str) else key
+            if key in result:
+                dupes.append((key_node.start_mark.line + 1, key))
+            result[key] = _build(value_node, loader, dupes)
+            result.key_lines[key] = key_node.start_mark.line + 1
+        return result
+    if isinstance(node, yaml.SequenceNode):
+        items = LList(_build(n, loader, dupes) for n in node.value)
+        items.line = node.start_mark.line + 1
+        items.item_lines = [n.start_mark.line + 1 for n in node.value]
+        return items
+    return _scalar(loader, node)
+
+
+# --- the checker -------------------------------------------------------------------------------
+
+TOP_KEYS = {"key", "title", "source", "roles", "number", "fields", "states", "transitions", "timers"}
+FIELD_KEYS = {"type", "label", "required", "min", "max", "choices", "default", "ref"}
+INPUT_KEYS = (FIELD_KEYS - {"default"}) | {"name", "field"}
+STATE_KEYS = {"label", "initial", "final"}
+TRANSITION_KEYS = {"name", "from", "to", "roles", "four_eyes", "label", "inputs", "guards"}
+GUARD_KEYS = {"when", "field", "message"}
+TIMER_KEYS = {
+    "name", "label", "start", "stop", "when", "duration", "deadline", "warn_before", "on_expiry",
+}
+EXPIRY_KEYS = {"mark_overdue", "notify", "fire", "repeat"}
+NUMBER_KEYS = {"pattern", "reset", "assign_on"}
+DEADLINE_KEYS = {"field", "months_after", "day"}
+EVENT_KINDS = ("enter", "leave", "transition")
+HOLDERS = "holders"
+
+
+class _Checker:
+    def __init__(self, filename: str):
+        self.file = filename
+        self.problems: list[Problem] = []
+
+    def add(self, line: int, code: str, message: str) -> None:
+        self.problems.append(Problem(self.file, line, code, message))
+
+    def mapping(
+        self, value: Any, line: int, what: str, allowed: set[str], required: set[str] = frozenset()  # type: ignore[assignment]
+    ) -> LMap | None:
+        if not isinstance(value, LMap):
+            self.add(line, "bad_value", f"{what} must be a mapping")
+            return None
+        for key, key_line in value.key_lines.items():
+            if key not in allowed:
+                known = ", ".join(sorted(allowed))
+                self.add(key_line, "unknown_key", f"unknown key {key!r} in {what}; allowed: {known}")
+        for key in sorted(required - set(value)):
+            self.add(value.line, "missing_key", f"{what} needs {key!r}")
+        return value
+
+    def at(self, m: LMap, key: str) -> int:
+        return m.key_lines.get(key, m.line)
+
+    def name(self, value: Any, line: int, what: str) -> TypeGuard[str]:
+        if isinstance(value, str) and _NAME.match(value):
+            return True
+        self.add(line, "bad_value", f"{what} {value!r} must be a lower-case identifier like 'service_lead'")
+        return False
+
+    def label(self, value: Any, line: int, what: str) -> dict[str, str]:
+        if (
+            isinstance(value, dict)
+            and set(value) == {"en", "zh"}
+            and all(isinstance(v, str) and v.strip() for v in value.values())
+        ):
+            return {"en": value["en"], "zh": value["zh"]}
+        hint = ""
+        if isinstance(value, dict) and set(value) - {"en", "zh"}:
+            extra = ", ".join(repr(str(k)) for k in set(value) - {"en", "zh"})
+            hint = f" (found {extra}: inside {{...}} a comma separates entries, so quote texts that contain one)"
+        self.add(line, "bad_value", f"{what} must be a mapping with non-empty 'en' and 'zh' texts{hint}")
+        return {"en": "?", "zh": "?"}
+
+    def boolean(self, m: LMap, key: str, what: str, default: bool = False) -> bool:
+        value = m.get(key, default)
+        if not isinstance(value, bool):
+            self.add(self.at(m, key), "bad_value", f"{what}.{key} must be true or false")
+            return default
+        return value
+
+    def names_list(self, value: Any, line: int, what: str) -> list[tuple[str, int]]:
+        """A name or a list of names, with the line of each."""
+        if value is None:
+            return []  # absent: reported as a missing key where it is required
+        if isinstance(value, str):
+            return [(value, line)] if self.name(value, line, what) else []
+        if isinstance(value, LList) and value:
+            out = []
+            for item, item_line in zip(value, value.item_lines, strict=True):
+                if self.name(item, item_line, what):
+                    out.append((item, item_line))
+            return out
+        self.add(line, "bad_value", f"{what} must be a name or a non-empty list of names")
+        return []
+
+    def duration(self, value: Any, line: int, what: str) -> Duration | None:
+        match = _DURATION.match(str(value)) if isinstance(value, (str, int)) else None
+        if not match or int(match.group(1)) <= 0:
+            self.add(
+                line, "bad_duration",
+                f"{what} {value!r} is not a duration: write a whole number and a unit, "
+                f"one of {', '.join(DURATION_UNITS)} (hours, days, working days, working hours), e.g. 48h",
+            )
+            return None
+        return Duration(int(match.group(1)), match.group(2))  # type: ignore[arg-type]
+
+
+def _check_field(c: _Checker, name: str, raw: LMap, line: int, what: str, allowed: set[str]) -> FieldSpec | None:
+    m = c.mapping(raw, line, what, allowed, {"type", "label"})
+    if m is None:
+        return None
+    ftype = m.get("type")
+    if ftype not in FIELD_TYPES:
+        c.add(c.at(m, "type"), "bad_value", f"{what}: type {ftype!r} is not one of {', '.join(FIELD_TYPES)}")
+        return None
+    label = c.label(m.get("label"), c.at(m, "label"), f"{what}.label")
+    choices = None
+    if ftype == "enum":
+        raw_choices = m.get("choices")
+        if not isinstance(raw_choices, LMap) or not raw_choices:
+            c.add(c.at(m, "choices") if "choices" in m else m.line, "bad_field", f"{what}: an enum needs choices")
+            return None
+        choices = {}
+        for choice, choice_label in raw_choices.items():
+            choice_line = raw_choices.key_lines[choice]
+            if c.name(choice, choice_line, f"{what} choice"):
+                choices[choice] = c.label(choice_label, choice_line, f"{what} choice {choice!r}")
+    elif "choices" in m:
+        c.add(c.at(m, "choices"), "bad_field", f"{what}: only an enum field has choices")
+    ref = None
+    if "ref" in m:
+        r = c.mapping(m["ref"], c.at(m, "ref"), f"{what}.ref", {"workflow", "final"}, {"workflow"})
+        if r is not None and c.name(r.get("workflow"), c.at(r, "workflow"), f"{what}.ref.workflow"):
+            ref = Ref(r["workflow"], c.boolean(r, "final", f"{what}.ref"))
+        if ftype != "string":
+            c.add(c.at(m, "ref"), "bad_field", f"{what}: only a string field can refer to another case")
+    spec = FieldSpec(
+        name=name, type=ftype, label=label, required=c.boolean(m, "required", what, default=False),
+        min=m.get("min"), max=m.get("max"), choices=choices, ref=ref, line=line,
+    )
+    for bound in ("min", "max"):
+        value = m.get(bound)
+        if value is None:
+            continue
+        if ftype in ("enum", "boolean"):
+            c.add(c.at(m, bound), "bad_field", f"{what}: a {ftype} field has no {bound}")
+            return None
+        try:
+            typed = values.coerce_bound(spec, value)
+            if ftype in ("string", "text", "integer") and (not isinstance(value, int) or isinstance(value, bool)):
+                raise ValueError
+        except (ValueError, TypeError, ArithmeticError):
+            c.add(c.at(m, bound), "bad_field", f"{what}: {bound} {value!r} does not fit a {ftype} field")
+            return None
+        del typed
+    if spec.min is not None and spec.max is not None:
+        if values.coerce_bound(spec, spec.min) > values.coerce_bound(spec, spec.max):
+            c.add(c.at(m, "min"), "bad_field", f"{what}: min {spec.min!r} is greater than max {spec.max!r}")
+            return None
+    if "default" in m:
+        try:
+            default = values.coerce(spec, m["default"], ZoneInfo("UTC"))
+        except values.InvalidValue as exc:
+            c.add(c.at(m, "default"), "bad_field", f"{what}: default {m['default']!r} {exc.messages['en']}")
+            return None
+        spec = FieldSpec(**{**spec.__dict__, "default": values.to_json(default)})
+    return spec
+
+
+def _events(c: _Checker, raw: Any, line: int, what: str) -> list[tuple[Event, int]]:
+    items = raw if isinstance(raw, LList) else LList([raw])
+    lines = raw.item_lines if isinstance(raw, LList) else [line]
+    out = []
+    for item, item_line in zip(items, lines, strict=True):
+        m = c.mapping(item, item_line, what, set(EVENT_KINDS))
+        if m is None:
+            continue
+        if len(m) != 1:
+            c.add(m.line, "bad_value", f"{what} must name exactly one of {', '.join(EVENT_KINDS)}")
+            continue
+        kind, name = next(iter(m.items()))
+        if kind in EVENT_KINDS and c.name(name, c.at(m, kind), what):
+            out.append((Event(kind, name), c.at(m, kind)))
+    return out
+
+
+def _parse(c: _Checker, doc: Any, expected_key: str | None) -> Definition | None:
+    top = c.mapping(doc, 1, "the definition", TOP_KEYS, {"key", "title", "roles", "states", "transitions"})
+    if top is None:
+        return None
+
+    key = top.get("key")
+    if "key" in top and c.name(key, c.at(top, "key"), "key") and expected_key and key != expected_key:
+        c.add(c.at(top, "key"), "key_mismatch", f"key {key!r} differs from the file name {expected_key!r}")
+    title = c.label(top.get("title"), c.at(top, "title"), "title")
+    if "source" in top and not isinstance(top["source"], str):
+        c.add(c.at(top, "source"), "bad_value", "source must be text")
+
+    # roles
+    roles: dict[str, dict[str, str]] = {}
+    raw_roles = c.mapping(top.get("roles", LMap()), c.at(top, "roles"), "roles", set(top.get("roles") or ()))
+    for role, role_label in (raw_roles or {}).items():
+        role_line = raw_roles.key_lines[role]  # type: ignore[union-attr]
+        if role == SYSTEM_ROLE:
+            c.add(role_line, "bad_value", "'system' is reserved for the timer runtime and cannot be declared")
+        elif c.name(role, role_line, "role"):
+            roles[role] = c.label(role_label, role_line, f"role {role!r}")
+
+    # fields
+    fields: dict[str, FieldSpec] = {}
+    raw_fields = top.get("fields", LMap())
+    fields_map = c.mapping(raw_fields, c.at(top, "fields"), "fields", set(raw_fields or ()))
+    if fields_map is not None:
+        for fname, raw in fields_map.items():
+            fline = fields_map.key_lines[fname]
+            if c.name(fname, fline, "field"):
+                spec = _check_field(c, fname, raw, fline, f"field {fname!r}", FIELD_KEYS)
+                if spec:
+                    fields[fname] = spec
+
+    # states
+    states: dict[str, StateSpec] = {}
+    raw_states = top.get("states")
+    states_map = c.mapping(raw_states, c.at(top, "states"), "states", set(raw_states or ()))
+    if states_map is not None:
+        for sname, raw in states_map.items():
+            sline = states_map.key_lines[sname]
+            if not c.name(sname, sline, "state"):
+                continue
+            m = c.mapping(raw, sline, f"state {sname!r}", STATE_KEYS, {"label"})
+            if m is None:
+                continue
+            states[sname] = StateSpec(
+                name=sname, label=c.label(m.get("label"), c.at(m, "label"), f"state {sname!r} label"),
+                initial=c.boolean(m, "initial", f"state {sname!r}"), final=c.boolean(m, "final", f"state {sname!r}"),
+                line=sline,
+            )
+        initials = [s for s in states.values() if s.initial]
+        if not initials and states:
+            c.add(c.at(top, "states"), "no_initial_state", "no state is marked 'initial: true'")
+        for extra in initials[1:]:
+            c.add(extra.line, "multiple_initial_states",
+                  f"state {extra.name!r} is initial too; {initials[0].name!r} already is")
+        for s in states.values():
+            if s.initial and s.final:
+                c.add(s.line, "bad_value", f"state {s.name!r} cannot be both initial and final")
+
+    def known_state(name: str, line: int, what: str) -> bool:
+        if name in states:
+            return True
+        if raw_states is not None and name in raw_states:
+            return True  # declared, but broken: already reported
+        c.add(line, "unknown_state", f"{what} names unknown state {name!r}; known: {', '.join(states)}")
+        return False
+
+    def known_role(name: str, line: int, what: str, allow: tuple[str, ...] = ()) -> bool:
+        if name in roles or name in allow:
+            return True
+        c.add(line, "unknown_role", f"{what} names role {name!r}, which is not declared under roles")
+        return False
+
+    # transitions
+    transitions: dict[str, TransitionSpec] = {}
+    from_lines: dict[str, int] = {}
+    edges: list[tuple[list[str], str]] = []
+    raw_transitions = top.get("transitions")
+    if not isinstance(raw_transitions, LList):
+        if "transitions" in top:
+            c.add(c.at(top, "transitions"), "bad_value", "transitions must be a list")
+        raw_transitions = LList()
+        raw_transitions.item_lines = []
+    for raw, tline in zip(raw_transitions, raw_transitions.item_lines, strict=True):
+        m = c.mapping(raw, tline, "a transition", TRANSITION_KEYS, {"name", "from", "to", "roles", "label"})
+        if m is None:
+            continue
+        # The graph checks use every route written down, even one whose transition has other
+        # problems, so that one typo is reported once and not again as an unreachable state.
+        raw_from = m.get("from")
+        raw_sources = [raw_from] if isinstance(raw_from, str) else list(raw_from) if isinstance(raw_from, list) else []
+        edges.append(([str(x) for x in raw_sources], str(m.get("to"))))
+        tname = m.get("name")
+        if "name" not in m or not c.name(tname, c.at(m, "name"), "transition name"):
+            continue
+        what = f"transition {tname!r}"
+        if tname in transitions:
+            c.add(c.at(m, "name"), "duplicate_name", f"{what} is declared twice")
+            continue
+        from_lines[tname] = c.at(m, "from")
+        sources = [s for s, line in c.names_list(m.get("from"), c.at(m, "from"), f"{what} from")
+                   if known_state(s, line, f"{what} from")]
+        dest = m.get("to")
+        if "to" in m and c.name(dest, c.at(m, "to"), f"{what} to"):
+            known_state(dest, c.at(m, "to"), f"{what} to")
+        t_roles = [r for r, line in c.names_list(m.get("roles"), c.at(m, "roles"), f"{what} roles")
+                   if known_role(r, line, what, allow=(SYSTEM_ROLE,))]
+        if SYSTEM_ROLE in t_roles and len(t_roles) > 1:
+            c.add(c.at(m, "roles"), "bad_value", f"{what}: 'system' cannot share a transition with people's roles")
+        inputs: list[InputSpec] = []
+        raw_inputs = m.get("inputs", LList())
+        if not isinstance(raw_inputs, LList):
+            c.add(c.at(m, "inputs"), "bad_value", f"{what} inputs must be a list")
+            raw_inputs = LList()
+            raw_inputs.item_lines = []
+        for raw_input, iline in zip(raw_inputs, getattr(raw_inputs, "item_lines", []), strict=True):
+            im = c.mapping(raw_input, iline, f"an input of {what}", INPUT_KEYS)
+            if im is None:
+                continue
+            if ("field" in im) == ("name" in im):
+                c.add(im.line, "bad_value", f"an input of {what} needs exactly one of 'field' (a case field) or 'name'")
+                continue
+            required = c.boolean(im, "required", f"input of {what}", default=True)
+            if "field" in im:
+                fname = im["field"]
+                unexpected = set(im) - {"field", "required", "label"}
+                if unexpected:
+                    c.add(c.at(im, sorted(unexpected)[0]), "bad_field",
+                          f"input {fname!r} of {what} is a case field: its type and limits come from the field")
+                if fname not in fields:
+                    if fname not in (raw_fields or {}):
+                        c.add(c.at(im, "field"), "unknown_field", f"{what} asks for unknown field {fname!r}")
+                    continue
+                inputs.append(InputSpec(fname, fields[fname], required, to_case=True))
+            else:
+                iname = im["name"]
+                if not c.name(iname, c.at(im, "name"), f"input of {what}"):
+                    continue
+                if iname in (raw_fields or {}):
+                    c.add(c.at(im, "name"), "bad_field",
+                          f"input {iname!r} of {what} shadows the case field of that name: write 'field: {iname}'")
+                    continue
+                body = LMap({k: v for k, v in im.items() if k not in ("name", "required")})
+                body.line, body.key_lines = im.line, im.key_lines
+                spec = _check_field(c, iname, body, c.at(im, "name"), f"input {iname!r} of {what}", INPUT_KEYS)
+                if spec:
+                    inputs.append(InputSpec(iname, spec, required, to_case=False))
+        input_names = {i.name for i in inputs}
+        guards: list[GuardSpec] = []
+        raw_guards = m.get("guards", LList())
+        for raw_guard, gline in zip(raw_guards if isinstance(raw_guards, LList) else [],
+                                    getattr(raw_guards, "item_lines", []), strict=True):
+            gm = c.mapping(raw_guard, gline, f"a guard of {what}", GUARD_KEYS, {"when", "message"})
+            if gm is None:
+                continue
+            expr = gm.get("when")
+            if not isinstance(expr, str):
+                c.add(c.at(gm, "when"), "guard_syntax", f"a guard of {what} must be an expression in text")
+                continue
+            try:
+                expressions.check(expr, set(fields) | input_names)
+            except expressions.ExpressionError as exc:
+                c.add(c.at(gm, "when"), exc.code, f"{what}: {exc}")
+                continue
+            gfield = gm.get("field")
+            if gfield is not None and gfield not in input_names | set(fields):
+                c.add(c.at(gm, "field"), "unknown_field", f"a guard of {what} points at unknown input {gfield!r}")
+            guards.append(GuardSpec(
+                when=expr, field=gfield, line=c.at(gm, "when"),
+                message=c.label(gm.get("message"), c.at(gm, "message"), f"a guard message of {what}"),
+                uses_inputs=bool(expressions.names_used(expr) & input_names),
+            ))
+        transitions[tname] = TransitionSpec(
+            name=tname, sources=tuple(sources), dest=dest if isinstance(dest, str) else "",
+            roles=tuple(t_roles), four_eyes=c.boolean(m, "four_eyes", what),
+            label=c.label(m.get("label"), c.at(m, "label"), f"{what} label"),
+            inputs=tuple(inputs), guards=tuple(guards), line=tline,
+        )
+
+    # the graph
+    if states:
+        for t in transitions.values():
+            for source in t.sources:
+                if source in states and states[source].final:
+                    c.add(from_lines[t.name], "exit_from_final",
+                          f"transition {t.name!r} leaves final state {source!r}")
+        initial = next((s.name for s in states.values() if s.initial), None)
+        if initial:
+            seen, todo = {initial}, deque([initial])
+            while todo:
+                here = todo.popleft()
+                for sources, dest in edges:
+                    if here in sources and dest in states and dest not in seen:
+                        seen.add(dest)
+                        todo.append(dest)
+            for s in states.values():
+                if s.name not in seen:
+                    c.add(s.line, "unreachable_state", f"state {s.name!r} cannot be reached from {initial!r}")
+        for s in states.values():
+            if not s.final and not any(s.name in sources for sources, _ in edges):
+                c.add(s.line, "dead_end", f"state {s.name!r} is not final and no transition leaves it")
+
+    # timers
+    timers: list[TimerSpec] = []
+    raw_timers = top.get("timers", LList())
+    if not isinstance(raw_timers, LList):
+        c.add(c.at(top, "timers"), "bad_value", "timers must be a list")
+        raw_timers = LList()
+        raw_timers.item_lines = []
+    timer_names: set[str] = set()
+    for raw, tline in zip(raw_timers, raw_timers.item_lines, strict=True):
+        m = c.mapping(raw, tline, "a timer", TIMER_KEYS, {"name", "label", "start", "stop"})
+        if m is None or not c.name(m.get("name"), c.at(m, "name"), "timer name"):
+            continue
+        tname = m["name"]
+        what = f"timer {tname!r}"
+        if tname in timer_names:
+            c.add(c.at(m, "name"), "duplicate_name", f"{what} is declared twice")
+            continue
+        timer_names.add(tname)
+        events: dict[str, list[Event]] = {}
+        for side in ("start", "stop"):
+            events[side] = []
+            if side not in m:
+                continue
+            for ev, line in _events(c, m.get(side), c.at(m, side), f"{what} {side}"):
+                if ev.kind == "transition":
+                    if ev.name not in transitions:
+                        c.add(line, "unknown_transition", f"{what} {side} names unknown transition {ev.name!r}")
+                        continue
+                elif not known_state(ev.name, line, f"{what} {side}"):
+                    continue
+                events[side].append(ev)
+        duration = deadline = None
+        if ("duration" in m) == ("deadline" in m):
+            c.add(m.line, "missing_key", f"{what} needs exactly one of 'duration' or 'deadline'")
+        elif "duration" in m:
+            duration = c.duration(m["duration"], c.at(m, "duration"), f"{what} duration")
+        else:
+            dm = c.mapping(m["deadline"], c.at(m, "deadline"), f"{what} deadline", DEADLINE_KEYS, DEADLINE_KEYS)
+            if dm is not None:
+                dfield = dm.get("field")
+                if dfield not in fields:
+                    c.add(c.at(dm, "field"), "unknown_field", f"{what} deadline names unknown field {dfield!r}")
+                ok = True
+                for k, lo, hi in (("months_after", 0, 12), ("day", 1, 28)):
+                    v = dm.get(k)
+                    if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
+                        c.add(c.at(dm, k), "bad_value", f"{what} deadline {k} must be a whole number {lo}–{hi}")
+                        ok = False
+                if ok and dfield in fields:
+                    deadline = Deadline(dfield, dm["months_after"], dm["day"])
+        when = m.get("when")
+        if when is not None:
+            try:
+                if not isinstance(when, str):
+                    raise expressions.ExpressionError("guard_syntax", "must be an expression in text")
+                expressions.check(when, set(fields))
+            except expressions.ExpressionError as exc:
+                c.add(c.at(m, "when"), exc.code, f"{what} when: {exc}")
+        warn = None
+        if "warn_before" in m:
+            warn = c.duration(m["warn_before"], c.at(m, "warn_before"), f"{what} warn_before")
+        expiry = c.mapping(m.get("on_expiry", LMap()), c.at(m, "on_expiry"), f"{what} on_expiry", EXPIRY_KEYS) or LMap()
+        if not hasattr(expiry, "key_lines"):
+            expiry.key_lines, expiry.line = {}, m.line
+        notify = []
+        if "notify" in expiry:
+            for role, line in c.names_list(expiry["notify"], c.at(expiry, "notify"), f"{what} notify"):
+                if known_role(role, line, f"{what} notify", allow=(HOLDERS,)):
+                    notify.append(role)
+        fire = expiry.get("fire")
+        if fire is not None and fire not in transitions:
+            c.add(c.at(expiry, "fire"), "unknown_transition", f"{what} fires unknown transition {fire!r}")
+            fire = None
+        repeat = c.duration(expiry["repeat"], c.at(expiry, "repeat"), f"{what} repeat") if "repeat" in expiry else None
+        timers.append(TimerSpec(
+            name=tname, label=c.label(m.get("label"), c.at(m, "label"), f"{what} label"),
+            start=tuple(events["start"]), stop=tuple(events["stop"]), duration=duration, deadline=deadline,
+            when=when, warn_before=warn, mark_overdue=c.boolean(expiry, "mark_overdue", what, default=True),
+            notify=tuple(notify), fire=fire, repeat=repeat, line=tline,
+        ))
+
+    # number
+    number = None
+    if "number" in top:
+        nm = c.mapping(top["number"], c.at(top, "number"), "number", NUMBER_KEYS, {"pattern"})
+        if nm is not None:
+            pattern = nm.get("pattern")
+            tokens = _NUMBER_TOKEN.findall(pattern) if isinstance(pattern, str) else []
+            bad = [t for t in tokens if not _NUMBER_TOKENS.match(t)]
+            if not isinstance(pattern, str) or bad or not any(t.startswith("seq") for t in tokens):
+                c.add(c.at(nm, "pattern"), "bad_number_pattern",
+                      f"number pattern {pattern!r} needs {{seq}} (or {{seq:N}}) and may use only "
+                      "{YYYY} {YY} {MM} {DD}" + (f"; unknown: {', '.join(bad)}" if bad else ""))
+            reset = nm.get("reset", "never")
+            if reset not in ("monthly", "yearly", "never"):
+                c.add(c.at(nm, "reset"), "bad_value", f"number reset {reset!r} must be monthly, yearly or never")
+            assign_on = nm.get("assign_on", "create")
+            if assign_on != "create" and assign_on not in transitions:
+                c.add(c.at(nm, "assign_on"), "unknown_transition",
+                      f"number assign_on names unknown transition {assign_on!r}")
+            number = NumberSpec(str(pattern), reset, assign_on)
+
+    if c.problems or not isinstance(key, str):
+        return None
+    return Definition(
+        key=key, title=title, roles=roles, fields=fields, states=states, transitions=transitions,
+        timers=tuple(timers), number=number, source=top.get("source"),
+    )
+
+
+def parse(
+    text: str, filename: str = "<text>", expected_key: str | None = None
+) -> tuple[Definition | None, list[Problem]]:
+    """Parse and validate one definition. Returns (definition, []) or (None, problems)."""
+    c = _Checker(filename)
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        reason = " ".join(filter(None, [exc.context, exc.problem]))
+        c.add(mark.line + 1 if mark else 1, "yaml_syntax", f"not valid YAML: {reason}")
+        return None, c.problems
+    except yaml.YAMLError as exc:
+        c.add(1, "yaml_syntax", f"not valid YAML: {exc}")
+        return None, c.problems
+    if node is None:
+        c.add(1, "yaml_syntax", "the file is empty")
+        return None, c.problems
+    dupes: list[tuple[int, str]] = []
+    try:
+        doc = _build(node, yaml.SafeLoader(""), dupes)
+    except yaml.YAMLError as exc:
+        c.add(1, "yaml_syntax", f"not valid YAML: {exc}")
+        return None, c.problems
+    for line, key in dupes:
+        c.add(line, "duplicate_key", f"key {key!r} appears twice in the same mapping; the first would be lost")
+    definition = _parse(c, doc, expected_key)
+    c.problems.sort(key=lambda p: p.line)
+    return (definition if not c.problems else None), c.problems
+
+
+def load_text(text: str, filename: str = "<text>", expected_key: str | None = None) -> Definition:
+    definition, problems = parse(text, filename, expected_key)
+    if problems:
+        raise DefinitionInvalid(problems)
+    assert definition is not None
+    return definition
+
+
+def validate_path(path: Path) -> list[Problem]:
+    """Validate a file, or every *.yaml file in a folder."""
+    files = sorted(path.glob("*.yaml")) if path.is_dir() else [path]
+    problems: list[Problem] = []
+    for f in files:
+        problems += parse(f.read_text(encoding="utf-8"), str(f), expected_key=f.stem)[1]
+    return problems
+
+
+def shipped_files() -> list[Path]:
+    return sorted(SHIPPED_DIR.glob("*.yaml"))

@@ -1,0 +1,163 @@
+"""The in-memory shape of a workflow definition, as the loader builds it from YAML.
+
+Everything here is immutable: a definition version never changes once published.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Label = dict[str, str]  # {"en": ..., "zh": ...}
+
+FIELD_TYPES = ("string", "text", "integer", "decimal", "date", "datetime", "enum", "boolean")
+DURATION_UNITS = ("h", "d", "wd", "wh")
+SYSTEM_ROLE = "system"
+
+
+@dataclass(frozen=True)
+class Ref:
+    workflow: str
+    final: bool = False
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    name: str
+    type: str
+    label: Label
+    required: bool = False
+    min: Any = None
+    max: Any = None
+    choices: dict[str, Label] | None = None
+    default: Any = None
+    ref: Ref | None = None
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """What a transition asks for. `to_case` inputs are case fields and land in the case data."""
+
+    name: str
+    spec: FieldSpec
+    required: bool
+    to_case: bool
+
+
+@dataclass(frozen=True)
+class GuardSpec:
+    when: str
+    message: Label
+    field: str | None = None
+    uses_inputs: bool = False
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class StateSpec:
+    name: str
+    label: Label
+    initial: bool = False
+    final: bool = False
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class TransitionSpec:
+    name: str
+    sources: tuple[str, ...]
+    dest: str
+    roles: tuple[str, ...]
+    label: Label
+    four_eyes: bool = False
+    inputs: tuple[InputSpec, ...] = ()
+    guards: tuple[GuardSpec, ...] = ()
+    line: int = 0
+
+    @property
+    def system_only(self) -> bool:
+        return self.roles == (SYSTEM_ROLE,)
+
+
+@dataclass(frozen=True)
+class Duration:
+    amount: int
+    unit: Literal["h", "d", "wd", "wh"]
+
+    def __str__(self) -> str:
+        return f"{self.amount}{self.unit}"
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """A calendar-anchored due date: `day` of the month `months_after` the month named by `field`."""
+
+    field: str
+    months_after: int
+    day: int
+
+    def __str__(self) -> str:
+        return f"day {self.day}, {self.months_after} month(s) after {self.field}"
+
+
+@dataclass(frozen=True)
+class Event:
+    kind: Literal["enter", "leave", "transition"]
+    name: str
+
+
+@dataclass(frozen=True)
+class TimerSpec:
+    name: str
+    label: Label
+    start: tuple[Event, ...]
+    stop: tuple[Event, ...]
+    duration: Duration | None = None
+    deadline: Deadline | None = None
+    when: str | None = None
+    warn_before: Duration | None = None
+    mark_overdue: bool = True
+    notify: tuple[str, ...] = ()
+    fire: str | None = None
+    repeat: Duration | None = None
+    line: int = 0
+
+    @property
+    def length(self) -> str:
+        return str(self.duration or self.deadline)
+
+
+@dataclass(frozen=True)
+class NumberSpec:
+    pattern: str
+    reset: Literal["monthly", "yearly", "never"] = "never"
+    assign_on: str = "create"
+
+
+@dataclass(frozen=True)
+class Definition:
+    key: str
+    title: Label
+    roles: dict[str, Label]
+    fields: dict[str, FieldSpec]
+    states: dict[str, StateSpec]
+    transitions: dict[str, TransitionSpec]
+    timers: tuple[TimerSpec, ...] = ()
+    number: NumberSpec | None = None
+    source: str | None = None
+    _outgoing: dict[str, tuple[TransitionSpec, ...]] = field(default_factory=dict, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        for state in self.states:
+            self._outgoing[state] = tuple(t for t in self.transitions.values() if state in t.sources)
+
+    @property
+    def initial_state(self) -> str:
+        return next(s.name for s in self.states.values() if s.initial)
+
+    def is_final(self, state: str) -> bool:
+        return self.states[state].final
+
+    def transitions_from(self, state: str) -> tuple[TransitionSpec, ...]:
+        return self._outgoing.get(state, ())

@@ -1,0 +1,254 @@
+"""Opening cases and moving them: the only ways a case changes.
+
+Operations flush but never commit: the caller (a request or a CLI command) commits once, so state,
+data, history and timers of one move land in one transaction or not at all.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from ..definitions import Definition, FieldSpec, TransitionSpec, expressions, values
+from ..definitions.schema import SYSTEM_ROLE, InputSpec
+from ..models import Case, HistoryEntry
+from . import history, numbering, timers
+from .clock import Clock
+from .errors import (
+    FourEyesRefused,
+    GuardFailed,
+    InvalidInputs,
+    NotFound,
+    RoleRefused,
+    StaleCase,
+    UnknownAction,
+    WrongState,
+)
+from .machines import Workflow
+from .publishing import current_workflow, workflow_of
+from .users import Actor
+
+CREATE_ACTION = "create"
+Messages = dict[str, str]
+
+
+def get_case(session: Session, case_id: int) -> Case:
+    case = session.get(Case, case_id)
+    if case is None:
+        raise NotFound(f"case {case_id} does not exist", f"案件 {case_id} 不存在")
+    return case
+
+
+def typed_data(definition: Definition, data: dict[str, Any]) -> dict[str, Any]:
+    """The case's data as typed values for guards, with every field present (None when unset)."""
+    return {name: values.from_json(spec, data.get(name)) for name, spec in definition.fields.items()}
+
+
+def _resolve_ref(session: Session, spec: FieldSpec, value: str) -> str | Messages:
+    """The canonical reference (the case number, else its id) or the reason it is refused."""
+    assert spec.ref is not None
+    query = select(Case).where(Case.workflow_key == spec.ref.workflow)
+    by_number = session.scalar(query.where(Case.number == value))
+    target = by_number or (session.scalar(query.where(Case.id == int(value))) if value.isdigit() else None)
+    if target is None:
+        return {"en": f"no {spec.ref.workflow} case {value!r}", "zh": f"找不到案件 {value!r}"}
+    if spec.ref.final and not workflow_of(target.version).definition.is_final(target.state):
+        return {"en": f"case {value!r} is not closed yet", "zh": f"案件 {value!r} 尚未结案"}
+    return target.number or str(target.id)
+
+
+def _check_values(
+    session: Session, clock: Clock, specs: list[InputSpec], raw: dict[str, Any], what: str
+) -> dict[str, Any]:
+    """Typed values for `specs` from `raw`; InvalidInputs with one message per bad field."""
+    problems: dict[str, Messages] = {}
+    if not isinstance(raw, dict):
+        raise InvalidInputs(f"{what} must be an object", f"{what} 必须是对象")
+    known = {s.name for s in specs}
+    for name in raw:
+        if name not in known:
+            problems[name] = {"en": "is not asked for here", "zh": "此处不需要此项"}
+    typed: dict[str, Any] = {}
+    for item in specs:
+        value = raw.get(item.name)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            if item.required:
+                problems[item.name] = {"en": "is required", "zh": "必填"}
+            continue
+        try:
+            typed[item.name] = values.coerce(item.spec, value, clock.tz)
+        except values.InvalidValue as exc:
+            problems[item.name] = exc.messages
+            continue
+        if item.spec.ref is not None:
+            resolved = _resolve_ref(session, item.spec, typed[item.name])
+            if isinstance(resolved, dict):
+                problems[item.name] = resolved
+            else:
+                typed[item.name] = resolved
+    if problems:
+        names = ", ".join(sorted(problems))
+        raise InvalidInputs(f"Please correct: {names}", f"请更正：{names}", problems)
+    return typed
+
+
+def _as_inputs(definition: Definition) -> list[InputSpec]:
+    return [InputSpec(f.name, f, f.required, to_case=True) for f in definition.fields.values()]
+
+
+def opener_roles(definition: Definition) -> frozenset[str]:
+    """Who may open a case: whoever may take a step out of the initial state."""
+    return frozenset(
+        role for t in definition.transitions_from(definition.initial_state) for role in t.roles
+    ) - {SYSTEM_ROLE}
+
+
+def open_case(
+    session: Session, clock: Clock, key: str, data: dict[str, Any], actor: Actor, comment: str | None = None
+) -> Case:
+    """Open a case on the latest version of workflow `key`; history row 1 records the creation."""
+    version, workflow = current_workflow(session, key)
+    definition = workflow.definition
+    openers = opener_roles(definition)
+    if not actor.roles & openers:
+        raise RoleRefused(
+            f"Opening a {definition.title['en']} case needs one of the roles: {', '.join(sorted(openers))}",
+            f"创建{definition.title['zh']}案件需要以下角色之一：{'、'.join(sorted(openers))}",
+        )
+    if not isinstance(data, dict):
+        raise InvalidInputs("data must be an object", "data 必须是对象")
+    defaults = {name: spec.default for name, spec in definition.fields.items() if spec.default is not None}
+    typed = _check_values(session, clock, _as_inputs(definition), {**defaults, **data}, "data")
+    now = clock.now()
+    stored = {name: values.to_json(v) for name, v in typed.items()}
+    case = Case(
+        workflow_key=definition.key, version_id=version.id, version=version, state=definition.initial_state,
+        data=stored, created_by=actor.name, created_at=now, updated_at=now,
+    )
+    if definition.number and definition.number.assign_on == CREATE_ACTION:
+        case.number = numbering.assign(session, definition.key, definition.number, clock.local(now))
+    session.add(case)
+    session.flush()
+    history.append(
+        session, case, at=now, actor=actor.name, action=CREATE_ACTION, from_state=None,
+        to_state=case.state, inputs=stored, comment=comment,
+    )
+    timers.on_transition(
+        session, clock, definition, case, action=CREATE_ACTION, from_state=None, to_state=case.state,
+        at=now, typed_data=typed_data(definition, stored),
+    )
+    return case
+
+
+def entered_by(session: Session, case: Case) -> str | None:
+    """Who made the move that put the case in its current state."""
+    last = history.last_entry(session, case.id)
+    return last.actor if last else None
+
+
+def _guard_names(definition: Definition, case: Case, clock: Clock, typed_inputs: dict[str, Any]) -> dict[str, Any]:
+    now = clock.now()
+    return {
+        **typed_data(definition, case.data), **typed_inputs, "now": now, "today": clock.local(now).date(),
+    }
+
+
+def may_take(
+    definition: Definition, transition: TransitionSpec, case: Case, actor: Actor, entered: str | None, clock: Clock
+) -> bool:
+    """Whether `actor` may take `transition` now, judged before any input is given."""
+    if case.state not in transition.sources or not actor.roles & set(transition.roles):
+        return False
+    if transition.four_eyes and entered == actor.name:
+        return False
+    names = _guard_names(definition, case, clock, {})
+    return all(expressions.evaluate(g.when, names) for g in transition.guards if not g.uses_inputs)
+
+
+def available_actions(session: Session, clock: Clock, case: Case, actor: Actor) -> list[TransitionSpec]:
+    definition = workflow_of(case.version).definition
+    entered = entered_by(session, case)
+    return [t for t in definition.transitions_from(case.state) if may_take(definition, t, case, actor, entered, clock)]
+
+
+def advance(
+    session: Session, clock: Clock, case: Case, action: str, actor: Actor, inputs: dict[str, Any] | None = None,
+    comment: str | None = None, expected_version: int | None = None,
+) -> HistoryEntry:
+    """Take `action` on `case` as `actor`, or raise the refusal that explains why not.
+
+    Checks, in order: the client's view is current, the case's state, the actor's roles, the
+    four-eyes rule, the inputs, the guards. Then moves the case and writes its data, history and
+    timers; the UPDATE is a compare-and-set on lock_version.
+    """
+    workflow: Workflow = workflow_of(case.version)
+    definition = workflow.definition
+    transition = definition.transitions.get(action)
+    if transition is None:
+        raise UnknownAction(
+            f"{definition.title['en']} has no action {action!r}", f"{definition.title['zh']}没有操作 {action!r}"
+        )
+    if expected_version is not None and expected_version != case.lock_version:
+        raise StaleCase(
+            f"Case {case.number or case.id} has changed since you loaded it (version {expected_version}, "
+            f"now {case.lock_version}); reload it and try again",
+            f"案件 {case.number or case.id} 在您打开后已被他人修改"
+            f"（版本 {expected_version}，现为 {case.lock_version}），请刷新后重试",
+        )
+    state_label = definition.states[case.state].label
+    if case.state not in transition.sources:
+        raise WrongState(
+            f"'{transition.label['en']}' cannot be taken while the case is '{state_label['en']}'",
+            f"案件处于“{state_label['zh']}”，不能执行“{transition.label['zh']}”",
+        )
+    if not actor.roles & set(transition.roles):
+        who = ", ".join(transition.roles)
+        raise RoleRefused(
+            f"'{transition.label['en']}' needs one of the roles: {who}",
+            f"“{transition.label['zh']}”需要以下角色之一：{who}",
+        )
+    if transition.four_eyes and entered_by(session, case) == actor.name:
+        raise FourEyesRefused(
+            f"You put this case into '{state_label['en']}', so someone else must '{transition.label['en']}'",
+            f"案件由您提交至“{state_label['zh']}”，“{transition.label['zh']}”须由他人执行",
+        )
+    typed_inputs = _check_values(session, clock, list(transition.inputs), inputs or {}, "inputs")
+    names = _guard_names(definition, case, clock, typed_inputs)
+    for guard in transition.guards:
+        if not expressions.evaluate(guard.when, names):
+            fields = {guard.field: guard.message} if guard.field else {}
+            raise GuardFailed(guard.message["en"], guard.message["zh"], fields)
+
+    from_state = case.state
+    dest = workflow.move(from_state, action)
+    now = clock.now()
+    stored_inputs = {name: values.to_json(v) for name, v in typed_inputs.items()}
+    to_case = {i.name for i in transition.inputs if i.to_case}
+    number = case.number
+    if definition.number and definition.number.assign_on == action and number is None:
+        number = numbering.assign(session, definition.key, definition.number, clock.local(now))
+    # All of the case's columns change together after any query, so one UPDATE (one lock_version step) carries them.
+    case.number = number
+    case.data = {**case.data, **{k: v for k, v in stored_inputs.items() if k in to_case}}
+    case.state = dest
+    case.updated_at = now
+    name = number or case.id
+    try:
+        session.flush()
+    except StaleDataError:
+        raise StaleCase(
+            f"Case {name} was changed by someone else at the same moment; reload it and try again",
+            f"案件 {name} 同时被他人修改，请刷新后重试",
+        ) from None
+    entry = history.append(
+        session, case, at=now, actor=actor.name, action=action, from_state=from_state, to_state=dest,
+        inputs=stored_inputs, comment=comment,
+    )
+    timers.on_transition(
+        session, clock, definition, case, action=action, from_state=from_state, to_state=dest, at=now,
+        typed_data=typed_data(definition, case.data),
+    )
+    return entry

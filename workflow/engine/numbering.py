@@ -1,0 +1,57 @@
+"""Case numbers from a definition's pattern, e.g. the complaint's YYMM-NN restarting each month."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from sqlalchemy import insert, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ..definitions.schema import NumberSpec
+from ..models import CaseCounter
+
+_SEQ = re.compile(r"\{seq(?::(\d+))?\}")
+
+
+def _period(spec: NumberSpec, local: datetime) -> str:
+    if spec.reset == "monthly":
+        return local.strftime("%Y%m")
+    if spec.reset == "yearly":
+        return local.strftime("%Y")
+    return "all"
+
+
+def next_serial(session: Session, key: str, period: str) -> int:
+    """Take the next serial of (key, period). Safe under concurrency: the UPDATE locks the counter row."""
+    for _ in range(3):
+        serial = session.execute(
+            update(CaseCounter)
+            .where(CaseCounter.workflow_key == key, CaseCounter.period == period)
+            .values(last=CaseCounter.last + 1)
+            .returning(CaseCounter.last)
+        ).scalar()
+        if serial is not None:
+            return serial
+        try:
+            with session.begin_nested():
+                session.execute(insert(CaseCounter).values(workflow_key=key, period=period, last=1))
+            return 1
+        except IntegrityError:
+            continue  # another transaction created the counter first: take the UPDATE path
+    raise RuntimeError(f"could not take a case number for {key} {period}")
+
+
+def format_number(spec: NumberSpec, local: datetime, serial: int) -> str:
+    text = _SEQ.sub(lambda m: str(serial).zfill(int(m.group(1) or 0)), spec.pattern)
+    for token, fmt in (("{YYYY}", "%Y"), ("{YY}", "%y"), ("{MM}", "%m"), ("{DD}", "%d")):
+        text = text.replace(token, local.strftime(fmt))
+    return text
+
+
+def assign(session: Session, key: str, spec: NumberSpec, local: datetime) -> str:
+    return format_number(spec, local, next_serial(session, key, _period(spec, local)))
+
+
+__all__ = ["assign", "format_number", "next_serial"]
