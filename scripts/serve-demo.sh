@@ -9,4 +9,8 @@ export FLASK_APP=web
 echo
 echo "Serving on http://127.0.0.1:${PORT:-8000}  — API token for the service lead: $(.venv/bin/flask users token lead)"
 echo "Try: curl -H 'Authorization: Bearer <token>' http://127.0.0.1:${PORT:-8000}/api/v1/cases"
-exec .venv/bin/gunicorn --workers 2 --bind "127.0.0.1:${PORT:-8000}" 'web:create_app()'
+# The timer worker fires deadlines, reminders and silent consents; it stops with the server.
+.venv/bin/flask workflow worker --interval 30 &
+worker=$!
+trap 'kill $worker 2>/dev/null' EXIT
+.venv/bin/gunicorn --workers 2 --bind "127.0.0.1:${PORT:-8000}" 'web:create_app()'

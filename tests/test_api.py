@@ -66,7 +66,7 @@ def test_workflow_description_lists_states_fields_transitions_roles_inputs_and_t
     assert timers["deemed_consent"]["on_expiry"]["fire"] == "deemed_confirmed"
     assert body["opened_by"] == ["service_lead"]
     assert [w["key"] for w in api.get("auditor", "/api/v1/workflows").get_json()["items"]] == [
-        "appraisal", "complaint", "replacement_part", "return_inspection"]
+        "appraisal", "complaint", "repair_dispatch", "replacement_part", "return_inspection"]
 
 
 def test_unknown_workflow_and_version_are_404(api):
@@ -143,7 +143,7 @@ def test_users_cli_creates_users_and_prints_only_the_token(runner, api):
     assert user.roles == {"service_lead", "fg_qa"}
     assert token not in (user.token_hash or "") and "s3cret" not in (user.password_hash or "")
     response = api.client.get("/api/v1/workflows", headers={"Authorization": f"Bearer {token}"})
-    assert response.status_code == 200 and len(response.get_json()["items"]) == 4
+    assert response.status_code == 200 and len(response.get_json()["items"]) == 5
     again = runner.invoke(args=["users", "token", "wang"]).output.strip()
     assert api.client.get("/api/v1/workflows", headers={"Authorization": f"Bearer {token}"}).status_code == 401
     assert api.client.get("/api/v1/workflows", headers={"Authorization": f"Bearer {again}"}).status_code == 200
@@ -154,3 +154,14 @@ def test_users_cli_refuses_the_system_role_and_duplicates(runner, app):
     assert runner.invoke(args=["users", "create", "y", "--role", "hr"]).exit_code == 0
     duplicate = runner.invoke(args=["users", "create", "y", "--role", "hr"])
     assert duplicate.exit_code != 0 and "already exists" in duplicate.output
+
+
+def test_the_openapi_document_is_public_and_names_every_route(api, app):
+    doc = api.client.get("/api/v1/openapi.json").get_json()
+    assert doc["openapi"].startswith("3.") and doc["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+    routes = {
+        rule.rule.removeprefix("/api/v1").replace("<int:case_id>", "{case_id}").replace("<key>", "{key}")
+        .replace("<action>", "{action}").replace("<int:notification_id>", "{notification_id}")
+        for rule in app.url_map.iter_rules() if rule.rule.startswith("/api/v1/")
+    }
+    assert routes - {"/openapi.json"} == set(doc["paths"])

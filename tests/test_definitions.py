@@ -20,8 +20,9 @@ def expected(path: Path) -> list[tuple[int, str]]:
     return sorted((int(line), code) for line, code in re.findall(r"(\d+) (\w+)", header))
 
 
-def test_the_shipped_workflows_are_the_four_of_processes_md():
-    assert [f.stem for f in shipped_files()] == ["appraisal", "complaint", "replacement_part", "return_inspection"]
+def test_the_shipped_workflows_are_those_of_processes_md_and_repair_dispatch():
+    assert [f.stem for f in shipped_files()] == [
+        "appraisal", "complaint", "repair_dispatch", "replacement_part", "return_inspection"]
 
 
 @pytest.mark.parametrize("path", shipped_files(), ids=lambda p: p.stem)
@@ -87,4 +88,4 @@ def test_validate_command_prints_file_line_reason_and_fails(runner):
 def test_validate_command_accepts_the_shipped_definitions(runner):
     result = runner.invoke(args=["workflow", "validate"])
     assert result.exit_code == 0, result.output
-    assert "4 definition(s) valid" in result.output
+    assert "5 definition(s) valid" in result.output

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
@@ -19,14 +20,16 @@ from workflow.engine import (
     current_workflow,
     get_case,
     latest_versions,
+    notifications,
     open_case,
     opener_roles,
     workflow_of,
 )
+from workflow.engine.sla import monthly_figures
 from workflow.engine.users import user_by_token
-from workflow.models import Case, HistoryEntry, WorkflowVersion
+from workflow.models import Case, HistoryEntry, Notification, WorkflowVersion
 
-from . import serializers
+from . import openapi, serializers
 from .extensions import db
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -66,6 +69,8 @@ def http_error(exc: HTTPException) -> tuple[Response, int]:
 
 @bp.before_request
 def _authenticate() -> tuple[Response, int] | None:
+    if request.endpoint == "api.openapi_document":
+        return None  # the description of the API is public; everything it describes is not
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     user = user_by_token(db.session, token.strip()) if scheme.lower() == "bearer" and token.strip() else None
@@ -215,3 +220,39 @@ def case_diagram(case_id: int) -> Response:
         path=[tuple(m) for m in moves],
     )
     return _svg(diagram.to_svg(graph))
+
+
+@bp.get("/notifications")
+def list_notifications() -> Response:
+    limit = min(max(request.args.get("limit", 20, type=int), 1), 200)
+    unread_only = request.args.get("unread", "").lower() in ("1", "true", "yes")
+    items = notifications.for_user(db.session, g.user.name, limit=limit, unread_only=unread_only)
+    unread = db.session.scalar(
+        select(func.count()).select_from(Notification)
+        .where(Notification.user_id == g.user.id, Notification.read_at.is_(None))
+    )
+    return jsonify({"items": [serializers.notification(clock(), n) for n in items], "unread": unread})
+
+
+@bp.post("/notifications/<int:notification_id>/read")
+def read_notification(notification_id: int) -> Response:
+    if not notifications.mark_read(db.session, g.user.name, notification_id, clock().now()):
+        if db.session.scalar(select(Notification.id).where(
+                Notification.id == notification_id, Notification.user_id == g.user.id)) is None:
+            raise NotFound("no such notification of yours", "没有此通知")
+    db.session.commit()
+    return jsonify({"id": notification_id, "read": True})
+
+
+@bp.get("/sla")
+def sla() -> Response:
+    key, month = request.args.get("workflow"), request.args.get("month", "")
+    if not key or not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", month):
+        raise WorkflowError("Give ?workflow=KEY&month=YYYY-MM", "请提供 ?workflow=流程&month=YYYY-MM")
+    current_workflow(db.session, key)  # 404 for an unknown workflow
+    return jsonify(serializers.sla(clock(), monthly_figures(db.session, key, month, clock().tz)))
+
+
+@bp.get("/openapi.json")
+def openapi_document() -> Response:
+    return jsonify(openapi.document())

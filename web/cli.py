@@ -2,21 +2,32 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
+import threading
+from datetime import datetime
 from pathlib import Path
 
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from workflow import diagram
 from workflow.definitions import load_text, shipped_files, validate_path
 from workflow.engine import Clock, WorkflowError, publish_definition, verify_all
+from workflow.engine.notifications import SmtpSettings, send_pending_emails
+from workflow.engine.sla import monthly_figures
 from workflow.engine.users import create_user, issue_token, user_by_name
+from workflow.engine.worker import TickReport, fire_due_timers
+from workflow.models import Closure
 
 from .extensions import db
 
-workflow_cli = AppGroup("workflow", help="Validate, publish and draw workflow definitions.")
+workflow_cli = AppGroup("workflow", help="Validate, publish and draw workflow definitions; run their timers.")
+calendar_cli = AppGroup("calendar", help="The working calendar: company closures on top of public holidays.")
 audit_cli = AppGroup("audit", help="Check the integrity of case histories.")
 users_cli = AppGroup("users", help="Manage users, roles and API tokens.")
 DIAGRAMS = Path(__file__).resolve().parent.parent / "diagrams"
@@ -134,6 +145,103 @@ def token_command(name: str) -> None:
     click.echo(token)
 
 
+def smtp_settings() -> SmtpSettings | None:
+    config = current_app.config
+    if not config["SMTP_HOST"]:
+        return None
+    return SmtpSettings(
+        host=config["SMTP_HOST"], port=int(config["SMTP_PORT"]), sender=config["SMTP_SENDER"],
+        username=config["SMTP_USERNAME"] or None, password=config["SMTP_PASSWORD"] or None,
+        starttls=bool(int(config["SMTP_STARTTLS"])),
+    )
+
+
+def _tick(now: datetime | None) -> TickReport:
+    smtp = smtp_settings()
+    report = fire_due_timers(lambda: Session(db.engine), _clock(), now=now, email=smtp is not None)
+    if smtp is not None:
+        with Session(db.engine) as session, session.begin():
+            send_pending_emails(session, smtp, _clock().now())
+    return report
+
+
+@workflow_cli.command("tick")
+@click.option("--now", "now_text", default=None, help="ISO 8601 moment to fire what is due then (default: now).")
+def tick_command(now_text: str | None) -> None:
+    """Fire every timer due at that moment, once, and exit."""
+    now = None
+    if now_text:
+        try:
+            now = datetime.fromisoformat(now_text)
+        except ValueError:
+            raise click.BadParameter(f"{now_text!r} is not an ISO 8601 moment", param_hint="--now") from None
+        if now.tzinfo is None:
+            now = now.replace(tzinfo=_clock().tz)
+    click.echo(str(_tick(now)))
+
+
+@workflow_cli.command("worker")
+@click.option("--interval", type=float, default=None, help="Seconds between sweeps.")
+def worker_command(interval: float | None) -> None:
+    """Sweep for due timers until stopped (SIGTERM or Ctrl-C); several may run at once."""
+    pause = interval if interval is not None else current_app.config["WORKER_INTERVAL_SECONDS"]
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    click.echo(f"timer worker {os.getpid()} sweeping every {pause}s")
+    try:
+        while not stopping.is_set():
+            report = _tick(None)
+            if report.cases:
+                click.echo(str(report))
+            stopping.wait(pause)
+    except KeyboardInterrupt:
+        pass
+
+
+@workflow_cli.command("sla")
+@click.option("--workflow", "key", required=True)
+@click.option("--month", required=True, help="YYYY-MM")
+def sla_command(key: str, month: str) -> None:
+    """On-time and late figures of one workflow for one month."""
+    f = monthly_figures(db.session, key, month, _clock().tz)
+    click.echo(f"{key} {month}: cases on time {f.cases_on_time}, late {f.cases_late}; "
+               f"timers on time {f.timers_on_time}, late {f.timers_late}")
+    for state, count in f.late_by_state.items():
+        click.echo(f"  late while at {state}: {count}")
+
+
+@calendar_cli.command("close")
+@click.argument("day", type=click.DateTime(formats=["%Y-%m-%d"]))
+@click.option("--reason", required=True)
+@click.option("--by", "actor", default="cli", show_default=True)
+def close_command(day: datetime, reason: str, actor: str) -> None:
+    """Add a company closure: DAY is then not a working day."""
+    if db.session.get(Closure, day.date()) is not None:
+        raise click.ClickException(f"{day.date()} is already closed")
+    db.session.add(Closure(day=day.date(), reason=reason, created_by=actor, created_at=_clock().now()))
+    db.session.commit()
+    click.echo(f"closed {day.date()}: {reason}")
+
+
+@calendar_cli.command("reopen")
+@click.argument("day", type=click.DateTime(formats=["%Y-%m-%d"]))
+def reopen_command(day: datetime) -> None:
+    """Remove a company closure."""
+    closure = db.session.get(Closure, day.date())
+    if closure is None:
+        raise click.ClickException(f"{day.date()} is not a company closure")
+    db.session.delete(closure)
+    db.session.commit()
+    click.echo(f"reopened {day.date()}")
+
+
+@calendar_cli.command("list")
+def list_closures_command() -> None:
+    """List company closures."""
+    for closure in db.session.scalars(select(Closure).order_by(Closure.day)):
+        click.echo(f"{closure.day}  {closure.reason}  ({closure.created_by})")
+
+
 def init_app(app: Flask) -> None:
-    for group in (workflow_cli, audit_cli, users_cli):
+    for group in (workflow_cli, audit_cli, users_cli, calendar_cli):
         app.cli.add_command(group)

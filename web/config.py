@@ -13,7 +13,16 @@ DEFAULTS: dict[str, tuple[str, Any]] = {
     "WORKING_HOURS": ("WORKING_HOURS", "08:30-17:30"),
     "HOLIDAY_COUNTRY": ("HOLIDAY_COUNTRY", "CN"),
     "API_PAGE_SIZE": ("API_PAGE_SIZE", 50),
+    "WORKER_INTERVAL_SECONDS": ("WORKER_INTERVAL_SECONDS", 15.0),
+    # E-mail for notifications; empty SMTP_HOST means in-app notifications only.
+    "SMTP_HOST": ("SMTP_HOST", ""),
+    "SMTP_PORT": ("SMTP_PORT", 25),
+    "SMTP_SENDER": ("SMTP_SENDER", "workflow@localhost"),
+    "SMTP_USERNAME": ("SMTP_USERNAME", ""),
+    "SMTP_PASSWORD": ("SMTP_PASSWORD", ""),
+    "SMTP_STARTTLS": ("SMTP_STARTTLS", 0),
     "API_MAX_PAGE_SIZE": ("API_MAX_PAGE_SIZE", 500),
+    "UI_PAGE_SIZE": ("UI_PAGE_SIZE", 25),  # cases per page in the web UI's lists
 }
 
 

@@ -7,8 +7,9 @@ from typing import Any
 
 from workflow.definitions import Definition, FieldSpec, TimerSpec, TransitionSpec
 from workflow.engine import Clock
+from workflow.engine.sla import Figures
 from workflow.engine.timers import timer_status
-from workflow.models import Case, HistoryEntry, WorkflowVersion
+from workflow.models import Case, HistoryEntry, Notification, WorkflowVersion
 
 
 def iso(clock: Clock, moment: datetime | None) -> str | None:
@@ -77,10 +78,12 @@ def workflow(clock: Clock, version: WorkflowVersion, d: Definition, openers: fro
 
 def case(clock: Clock, c: Case, d: Definition, actions: list[TransitionSpec]) -> dict[str, Any]:
     now = clock.now()
+    specs = {s.name: s for s in d.timers}
     timers = [
-        {"name": t.name, "label": next((s.label for s in d.timers if s.name == t.name), None),
+        {"name": t.name, "label": specs[t.name].label if t.name in specs else None,
          "started_at": iso(clock, t.started_at), "due_at": iso(clock, t.due_at),
-         "warn_at": iso(clock, t.warn_at), "status": timer_status(t, now)}
+         "warn_at": iso(clock, t.warn_at), "stopped_at": iso(clock, t.stopped_at),
+         "status": timer_status(t, specs.get(t.name), now)}
         for t in c.timers
     ]
     return {
@@ -96,7 +99,28 @@ def case(clock: Clock, c: Case, d: Definition, actions: list[TransitionSpec]) ->
 
 def history_entry(clock: Clock, h: HistoryEntry) -> dict[str, Any]:
     return {
-        "seq": h.seq, "at": iso(clock, h.at), "actor": h.actor, "action": h.action,
+        "seq": h.seq, "kind": h.kind, "at": iso(clock, h.at), "actor": h.actor, "action": h.action,
         "from": h.from_state, "to": h.to_state, "inputs": h.inputs, "comment": h.comment,
         "prev_hash": h.prev_hash, "hash": h.hash,
+    }
+
+
+def notification(clock: Clock, n: Notification) -> dict[str, Any]:
+    return {
+        "id": n.id, "kind": n.kind, "case_id": n.case_id, "message": n.message,
+        "created_at": iso(clock, n.created_at), "read_at": iso(clock, n.read_at),
+    }
+
+
+def sla(clock: Clock, f: Figures) -> dict[str, Any]:
+    return {
+        "workflow": f.workflow, "month": f.month,
+        "cases": {"on_time": f.cases_on_time, "late": f.cases_late},
+        "timers": {"on_time": f.timers_on_time, "late": f.timers_late},
+        "late_by_state": f.late_by_state,
+        "late": [
+            {"case_id": t.case_id, "number": t.number, "timer": t.timer, "due_at": iso(clock, t.due_at),
+             "stopped_at": iso(clock, t.stopped_at), "held_by_state": t.held_by_state}
+            for t in f.late
+        ],
     }

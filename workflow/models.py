@@ -6,11 +6,12 @@ from the last history row; the definition text lives only in `workflow_versions`
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -20,6 +21,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -62,6 +64,7 @@ class User(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(80), unique=True)
     display_name: Mapped[str | None] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(254))
     password_hash: Mapped[str | None] = mapped_column(String(300))
     token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -123,7 +126,11 @@ class Case(Base):
 
 
 class HistoryEntry(Base):
-    """One row per transition, append-only (database triggers refuse UPDATE and DELETE)."""
+    """One row per transition or notice, append-only (database triggers refuse UPDATE and DELETE).
+
+    `kind` is "transition" for a move (case creation included) and "notice" for a record such as a
+    reminder 催办单 or an inquiry 洽办单, which leaves the state as it is.
+    """
 
     __tablename__ = "history"
     __table_args__ = (UniqueConstraint("case_id", "seq"),)
@@ -131,6 +138,7 @@ class HistoryEntry(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
     seq: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(20), default="transition", server_default="transition")
     at: Mapped[datetime] = mapped_column(UTCDateTime)
     actor: Mapped[str] = mapped_column(String(80))
     action: Mapped[str] = mapped_column(String(80))
@@ -143,8 +151,21 @@ class HistoryEntry(Base):
 
 
 class Timer(Base):
+    """A running or finished clock of a case.
+
+    `next_action_at` is the one moment the timer worker must look at it next (the warning, the
+    expiry, the next reminder), or NULL when nothing more is due; the sweep reads only rows whose
+    moment has come, through a partial index.
+    """
+
     __tablename__ = "timers"
-    __table_args__ = (Index("ix_timers_status_due_at", "status", "due_at"),)
+    __table_args__ = (
+        Index(
+            "ix_timers_next_action_at", "next_action_at",
+            postgresql_where=text("status = 'running' AND next_action_at IS NOT NULL"),
+            sqlite_where=text("status = 'running' AND next_action_at IS NOT NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
@@ -154,8 +175,56 @@ class Timer(Base):
     due_at: Mapped[datetime] = mapped_column(UTCDateTime)
     warn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    next_action_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    warned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    expired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    expired_state: Mapped[str | None] = mapped_column(String(80))  # the state that held the case at expiry
+    repeats: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     case: Mapped[Case] = relationship(back_populates="timers")
+
+
+class Notification(Base):
+    """An in-app message to one user; e-mailed too when SMTP is configured and the user has an address."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (
+        Index("ix_notifications_user_id_read_at", "user_id", "read_at"),
+        Index("ix_notifications_email_pending", "email_status",
+              postgresql_where=text("email_status = 'pending'"), sqlite_where=text("email_status = 'pending'")),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    timer_id: Mapped[int | None] = mapped_column(ForeignKey("timers.id"))
+    kind: Mapped[str] = mapped_column(String(20))  # warning | overdue | reminder | inquiry | fired
+    message: Mapped[dict[str, str]] = mapped_column(JSON)  # {"en": ..., "zh": ...}
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    email_status: Mapped[str] = mapped_column(String(10), default="none")  # none | pending | sent | failed
+    emailed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Closure(Base):
+    """A company-specific day off, on top of the public holidays of the calendar."""
+
+    __tablename__ = "closures"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    reason: Mapped[str] = mapped_column(String(200))
+    created_by: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class CaseKey(Base):
+    """The values of a definition's `unique` fields, one row per case: the database refuses a second one."""
+
+    __tablename__ = "case_keys"
+
+    workflow_key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    value: Mapped[str] = mapped_column(String(500), primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
 
 
 class CaseCounter(Base):

@@ -8,11 +8,25 @@ from __future__ import annotations
 
 import ast
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 from simpleeval import SimpleEval
 
+def _sheet_result(key: str) -> Any:
+    """An accessor of a scored sheet's result, e.g. total(sheet); None while the sheet is not scored."""
+
+    def read(sheet: Any) -> Any:
+        value = (sheet or {}).get("result", {}).get(key)
+        return Decimal(value) if key in ("total", "pay_coefficient") and value is not None else value
+
+    return read
+
+
 FUNCTIONS: dict[str, Any] = {
+    "total": _sheet_result("total"),
+    "grade": _sheet_result("grade"),
+    "pay_coefficient": _sheet_result("pay_coefficient"),
     "days": lambda n: timedelta(days=n),
     "hours": lambda n: timedelta(hours=n),
     "len": len,
@@ -21,6 +35,8 @@ FUNCTIONS: dict[str, Any] = {
     "max": max,
 }
 CONTEXT_NAMES = ("now", "today")
+# Functions the engine binds per case: previous(field, n=1) reads the case n periods back in the series.
+CONTEXT_FUNCTIONS = ("previous",)
 CONSTANTS = ("None", "True", "False")
 
 _ALLOWED_NODES = (
@@ -37,8 +53,9 @@ class ExpressionError(ValueError):
         self.code = code
 
 
-def names_used(expr: str) -> set[str]:
+def names_used(expr: str, context_functions: tuple[str, ...] = ()) -> set[str]:
     """Parse `expr` and return the variable names it reads; raise ExpressionError if it is not allowed."""
+    functions = set(FUNCTIONS) | set(context_functions)
     try:
         tree = ast.parse(expr.strip(), mode="eval")
     except SyntaxError as exc:
@@ -50,27 +67,32 @@ def names_used(expr: str) -> set[str]:
                 "guard_syntax", f"{type(node).__name__} is not allowed in a guard: {expr!r}"
             )
         if isinstance(node, ast.Call) and not (
-            isinstance(node.func, ast.Name) and node.func.id in FUNCTIONS
+            isinstance(node.func, ast.Name) and node.func.id in functions
         ):
-            raise ExpressionError("guard_name", f"unknown function in {expr!r}; known: {sorted(FUNCTIONS)}")
-        if isinstance(node, ast.Name) and node.id not in FUNCTIONS:
+            raise ExpressionError("guard_name", f"unknown function in {expr!r}; known: {sorted(functions)}")
+        if isinstance(node, ast.Name) and node.id not in functions:
             names.add(node.id)
     return names - set(CONSTANTS)
 
 
-def check(expr: str, known: set[str]) -> None:
+def check(expr: str, known: set[str], context_functions: tuple[str, ...] = ()) -> None:
     """Raise ExpressionError unless `expr` parses and reads only `known` names or the context names."""
-    unknown = names_used(expr) - known - set(CONTEXT_NAMES)
+    unknown = names_used(expr, context_functions) - known - set(CONTEXT_NAMES)
     if unknown:
         raise ExpressionError(
             "guard_name", f"unknown name(s) {', '.join(sorted(unknown))} in {expr!r}"
         )
 
 
-def evaluate(expr: str, names: dict[str, Any]) -> bool:
-    """Evaluate a checked expression. Any error (None compared with a number, say) counts as False."""
-    evaluator = SimpleEval(names=names, functions=FUNCTIONS)
+def value_of(expr: str, names: dict[str, Any], functions: dict[str, Any] | None = None) -> Any:
+    """Evaluate a checked expression; None if it fails (None compared with a number, say)."""
+    evaluator = SimpleEval(names=names, functions={**FUNCTIONS, **(functions or {})})
     try:
-        return bool(evaluator.eval(expr.strip()))
+        return evaluator.eval(expr.strip())
     except Exception:
-        return False
+        return None
+
+
+def evaluate(expr: str, names: dict[str, Any], functions: dict[str, Any] | None = None) -> bool:
+    """Whether a checked condition holds; one that fails to evaluate does not."""
+    return bool(value_of(expr, names, functions))

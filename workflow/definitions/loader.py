@@ -17,11 +17,16 @@ from zoneinfo import ZoneInfo
 import yaml
 
 from . import expressions, values
+from .expressions import CONTEXT_FUNCTIONS
 from .schema import (
     DURATION_UNITS,
     FIELD_TYPES,
+    HOLDERS,
+    LATE_HOLDERS,
+    NOTICES,
     SYSTEM_ROLE,
     Deadline,
+    Series,
     Definition,
     Duration,
     Event,
@@ -107,20 +112,23 @@ def _build(node: yaml.Node, loader: yaml.SafeLoader, dupes: list[tuple[int, str]
 
 # --- the checker -------------------------------------------------------------------------------
 
-TOP_KEYS = {"key", "title", "source", "roles", "number", "fields", "states", "transitions", "timers"}
-FIELD_KEYS = {"type", "label", "required", "min", "max", "choices", "default", "ref"}
-INPUT_KEYS = (FIELD_KEYS - {"default"}) | {"name", "field"}
+TOP_KEYS = {
+    "key", "title", "source", "roles", "open_roles", "unique", "series", "number", "fields", "states",
+    "transitions", "timers",
+}
+FIELD_KEYS = {"type", "label", "required", "min", "max", "choices", "default", "ref", "template_field", "computed"}
+INPUT_KEYS = (FIELD_KEYS - {"default", "computed"}) | {"name", "field"}
 STATE_KEYS = {"label", "initial", "final"}
-TRANSITION_KEYS = {"name", "from", "to", "roles", "four_eyes", "label", "inputs", "guards"}
+TRANSITION_KEYS = {"name", "from", "to", "roles", "four_eyes", "assignee_field", "label", "inputs", "guards"}
 GUARD_KEYS = {"when", "field", "message"}
 TIMER_KEYS = {
-    "name", "label", "start", "stop", "when", "duration", "deadline", "warn_before", "on_expiry",
+    "name", "label", "start", "stop", "when", "duration", "deadline", "warn_before", "on_expiry", "on_late_stop",
 }
-EXPIRY_KEYS = {"mark_overdue", "notify", "fire", "repeat"}
+EXPIRY_KEYS = {"mark_overdue", "notify", "fire", "repeat", "notice"}
+LATE_STOP_KEYS = {"notice", "notify"}
 NUMBER_KEYS = {"pattern", "reset", "assign_on"}
 DEADLINE_KEYS = {"field", "months_after", "day"}
 EVENT_KINDS = ("enter", "leave", "transition")
-HOLDERS = "holders"
 
 
 class _Checker:
@@ -231,15 +239,26 @@ def _check_field(c: _Checker, name: str, raw: LMap, line: int, what: str, allowe
             ref = Ref(r["workflow"], c.boolean(r, "final", f"{what}.ref"))
         if ftype != "string":
             c.add(c.at(m, "ref"), "bad_field", f"{what}: only a string field can refer to another case")
+    template_field = m.get("template_field")
+    if (ftype == "scoresheet") != ("template_field" in m):
+        c.add(c.at(m, "template_field") if "template_field" in m else m.line, "bad_field",
+              f"{what}: a scoresheet field, and only one, names its template_field")
+        return None
+    computed = m.get("computed")
+    if computed is not None and (not isinstance(computed, str) or "required" in m or "default" in m):
+        c.add(c.at(m, "computed"), "bad_field",
+              f"{what}: computed must be an expression, and a computed field is neither required nor defaulted")
+        return None
     spec = FieldSpec(
         name=name, type=ftype, label=label, required=c.boolean(m, "required", what, default=False),
         min=m.get("min"), max=m.get("max"), choices=choices, ref=ref, line=line,
+        template_field=template_field, computed=computed,
     )
     for bound in ("min", "max"):
         value = m.get(bound)
         if value is None:
             continue
-        if ftype in ("enum", "boolean"):
+        if ftype in ("enum", "boolean", "scoresheet"):
             c.add(c.at(m, bound), "bad_field", f"{what}: a {ftype} field has no {bound}")
             return None
         try:
@@ -281,6 +300,23 @@ def _events(c: _Checker, raw: Any, line: int, what: str) -> list[tuple[Event, in
     return out
 
 
+def _known_field(c: _Checker, fields: dict[str, FieldSpec], raw_fields: Any, name: Any, line: int, what: str) -> bool:
+    if isinstance(name, str) and name in fields:
+        return True
+    if isinstance(name, str) and name in (raw_fields or {}):
+        return False  # declared but broken: reported already
+    c.add(line, "unknown_field", f"{what} names unknown field {name!r}")
+    return False
+
+
+def _notice(c: _Checker, m: LMap, what: str) -> str | None:
+    value = m.get("notice")
+    if value is not None and value not in NOTICES:
+        c.add(c.at(m, "notice"), "bad_value", f"{what} notice {value!r} must be one of {', '.join(NOTICES)}")
+        return None
+    return value
+
+
 def _parse(c: _Checker, doc: Any, expected_key: str | None) -> Definition | None:
     top = c.mapping(doc, 1, "the definition", TOP_KEYS, {"key", "title", "roles", "states", "transitions"})
     if top is None:
@@ -314,6 +350,30 @@ def _parse(c: _Checker, doc: Any, expected_key: str | None) -> Definition | None
                 spec = _check_field(c, fname, raw, fline, f"field {fname!r}", FIELD_KEYS)
                 if spec:
                     fields[fname] = spec
+
+    # what the fields refer to, now that all are known
+    series = None
+    if "series" in top:
+        sm = c.mapping(top["series"], c.at(top, "series"), "series", {"key", "period"}, {"key", "period"})
+        if sm is not None:
+            keys = [k for k, line in c.names_list(sm.get("key"), c.at(sm, "key"), "series key")
+                    if _known_field(c, fields, raw_fields, k, line, "series key")]
+            period = sm.get("period")
+            if _known_field(c, fields, raw_fields, period, c.at(sm, "period"), "series period"):
+                series = Series(tuple(keys), period)
+    context = CONTEXT_FUNCTIONS if series else ()
+    for spec in fields.values():
+        if spec.template_field is not None:
+            _known_field(c, fields, raw_fields, spec.template_field, spec.line, f"field {spec.name!r} template_field")
+        if spec.computed is not None:
+            try:
+                expressions.check(spec.computed, set(fields), context)
+            except expressions.ExpressionError as exc:
+                c.add(spec.line, exc.code, f"field {spec.name!r} computed: {exc}")
+    unique = []
+    if "unique" in top:
+        unique = [k for k, line in c.names_list(top["unique"], c.at(top, "unique"), "unique")
+                  if _known_field(c, fields, raw_fields, k, line, "unique")]
 
     # states
     states: dict[str, StateSpec] = {}
@@ -416,6 +476,9 @@ def _parse(c: _Checker, doc: Any, expected_key: str | None) -> Definition | None
                     if fname not in (raw_fields or {}):
                         c.add(c.at(im, "field"), "unknown_field", f"{what} asks for unknown field {fname!r}")
                     continue
+                if fields[fname].computed is not None:
+                    c.add(c.at(im, "field"), "bad_field", f"{what}: {fname!r} is computed, so nobody enters it")
+                    continue
                 inputs.append(InputSpec(fname, fields[fname], required, to_case=True))
             else:
                 iname = im["name"]
@@ -443,7 +506,7 @@ def _parse(c: _Checker, doc: Any, expected_key: str | None) -> Definition | None
                 c.add(c.at(gm, "when"), "guard_syntax", f"a guard of {what} must be an expression in text")
                 continue
             try:
-                expressions.check(expr, set(fields) | input_names)
+                expressions.check(expr, set(fields) | input_names, context)
             except expressions.ExpressionError as exc:
                 c.add(c.at(gm, "when"), exc.code, f"{what}: {exc}")
                 continue
@@ -453,11 +516,15 @@ def _parse(c: _Checker, doc: Any, expected_key: str | None) -> Definition | None
             guards.append(GuardSpec(
                 when=expr, field=gfield, line=c.at(gm, "when"),
                 message=c.label(gm.get("message"), c.at(gm, "message"), f"a guard message of {what}"),
-                uses_inputs=bool(expressions.names_used(expr) & input_names),
+                uses_inputs=bool(expressions.names_used(expr, context) & input_names),
             ))
+        assignee = m.get("assignee_field")
+        if assignee is not None and not _known_field(c, fields, raw_fields, assignee, c.at(m, "assignee_field"),
+                                                     f"{what} assignee_field"):
+            assignee = None
         transitions[tname] = TransitionSpec(
             name=tname, sources=tuple(sources), dest=dest if isinstance(dest, str) else "",
-            roles=tuple(t_roles), four_eyes=c.boolean(m, "four_eyes", what),
+            roles=tuple(t_roles), four_eyes=c.boolean(m, "four_eyes", what), assignee_field=assignee,
             label=c.label(m.get("label"), c.at(m, "label"), f"{what} label"),
             inputs=tuple(inputs), guards=tuple(guards), line=tline,
         )
@@ -559,12 +626,27 @@ def _parse(c: _Checker, doc: Any, expected_key: str | None) -> Definition | None
             c.add(c.at(expiry, "fire"), "unknown_transition", f"{what} fires unknown transition {fire!r}")
             fire = None
         repeat = c.duration(expiry["repeat"], c.at(expiry, "repeat"), f"{what} repeat") if "repeat" in expiry else None
+        notice = _notice(c, expiry, what)
+        late = c.mapping(m.get("on_late_stop", LMap()), c.at(m, "on_late_stop"), f"{what} on_late_stop", LATE_STOP_KEYS)
+        late = late if late is not None else LMap()
+        late_notify = []
+        if "notify" in late:
+            for role, line in c.names_list(late["notify"], c.at(late, "notify"), f"{what} on_late_stop notify"):
+                if known_role(role, line, f"{what} on_late_stop notify", allow=(HOLDERS, LATE_HOLDERS)):
+                    late_notify.append(role)
         timers.append(TimerSpec(
             name=tname, label=c.label(m.get("label"), c.at(m, "label"), f"{what} label"),
             start=tuple(events["start"]), stop=tuple(events["stop"]), duration=duration, deadline=deadline,
             when=when, warn_before=warn, mark_overdue=c.boolean(expiry, "mark_overdue", what, default=True),
-            notify=tuple(notify), fire=fire, repeat=repeat, line=tline,
+            notify=tuple(notify), fire=fire, repeat=repeat, notice=notice,
+            late_notice=_notice(c, late, f"{what} on_late_stop"), late_notify=tuple(late_notify), line=tline,
         ))
+
+    open_roles = []
+    if "open_roles" in top:
+        for role, line in c.names_list(top["open_roles"], c.at(top, "open_roles"), "open_roles"):
+            if known_role(role, line, "open_roles"):
+                open_roles.append(role)
 
     # number
     number = None
@@ -591,7 +673,8 @@ def _parse(c: _Checker, doc: Any, expected_key: str | None) -> Definition | None
         return None
     return Definition(
         key=key, title=title, roles=roles, fields=fields, states=states, transitions=transitions,
-        timers=tuple(timers), number=number, source=top.get("source"),
+        timers=tuple(timers), number=number, source=top.get("source"), open_roles=tuple(open_roles),
+        unique=tuple(unique), series=series,
     )
 
 

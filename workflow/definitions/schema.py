@@ -10,9 +10,16 @@ from typing import Any, Literal
 
 Label = dict[str, str]  # {"en": ..., "zh": ...}
 
-FIELD_TYPES = ("string", "text", "integer", "decimal", "date", "datetime", "enum", "boolean")
+FIELD_TYPES = ("string", "text", "integer", "decimal", "date", "datetime", "enum", "boolean", "scoresheet")
 DURATION_UNITS = ("h", "d", "wd", "wh")
 SYSTEM_ROLE = "system"
+# The records a timer can leave on a case: the reminder 催办单 and the late-closure inquiry 洽办单.
+NOTICES: dict[str, Label] = {
+    "reminder": {"en": "Reminder notice", "zh": "催办单"},
+    "inquiry": {"en": "Late-closure inquiry", "zh": "洽办单"},
+}
+HOLDERS = "holders"  # whoever may act on the case now
+LATE_HOLDERS = "late_holders"  # whoever held the case while it was late
 
 
 @dataclass(frozen=True)
@@ -32,7 +39,17 @@ class FieldSpec:
     choices: dict[str, Label] | None = None
     default: Any = None
     ref: Ref | None = None
+    template_field: str | None = None  # scoresheet only: the field naming the sheet's template
+    computed: str | None = None  # an expression the engine evaluates after every move; never an input
     line: int = 0
+
+
+@dataclass(frozen=True)
+class Series:
+    """Cases that follow each other: the same `key` fields, one per `period` (YYYY-MM)."""
+
+    key: tuple[str, ...]
+    period: str
 
 
 @dataclass(frozen=True)
@@ -71,6 +88,7 @@ class TransitionSpec:
     roles: tuple[str, ...]
     label: Label
     four_eyes: bool = False
+    assignee_field: str | None = None  # only the person named in this case field may take it
     inputs: tuple[InputSpec, ...] = ()
     guards: tuple[GuardSpec, ...] = ()
     line: int = 0
@@ -121,6 +139,9 @@ class TimerSpec:
     notify: tuple[str, ...] = ()
     fire: str | None = None
     repeat: Duration | None = None
+    notice: str | None = None
+    late_notice: str | None = None
+    late_notify: tuple[str, ...] = ()
     line: int = 0
 
     @property
@@ -146,6 +167,9 @@ class Definition:
     timers: tuple[TimerSpec, ...] = ()
     number: NumberSpec | None = None
     source: str | None = None
+    open_roles: tuple[str, ...] = ()  # empty: whoever may take a step out of the initial state
+    unique: tuple[str, ...] = ()  # fields whose values together may open only one case
+    series: Series | None = None
     _outgoing: dict[str, tuple[TransitionSpec, ...]] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:

@@ -14,6 +14,10 @@ from zoneinfo import ZoneInfo
 from .schema import FieldSpec
 
 
+# What a supervisor records on a score sheet (the engine adds the computed "result").
+SCORESHEET_KEYS = {"occurrences", "bands", "goal_scores", "adjustments"}
+
+
 class InvalidValue(ValueError):
     """A value that does not fit its field; `messages` holds the reason in each language."""
 
@@ -70,6 +74,14 @@ def _parse(spec: FieldSpec, raw: Any, tz: ZoneInfo) -> Any:
         if not isinstance(raw, bool):
             raise InvalidValue("must be true or false", "必须是是或否")
         return raw
+    if t == "scoresheet":
+        # Only the shape here; the engine scores it against its template.
+        if not isinstance(raw, dict) or set(raw) - SCORESHEET_KEYS:
+            raise InvalidValue(
+                f"must be an object with any of: {', '.join(sorted(SCORESHEET_KEYS))}",
+                f"必须是包含以下内容的对象：{', '.join(sorted(SCORESHEET_KEYS))}",
+            )
+        return {k: raw[k] for k in sorted(raw)}
     raise AssertionError(f"unknown field type {t}")
 
 

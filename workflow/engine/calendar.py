@@ -30,6 +30,19 @@ class WorkingCalendar:
         self.closures = frozenset(closures)
         self._holidays = holidays.country_holidays(country)
 
+    def set_closures(self, days: Iterable[date]) -> None:
+        self.closures = frozenset(days)
+
+    def next_working_moment(self, moment: datetime) -> datetime:
+        """`moment` if it falls on a working day, else the start of the next working day."""
+        local = moment.astimezone(self.tz)
+        if self.is_working_day(local.date()):
+            return moment
+        day = local.date() + timedelta(days=1)
+        while not self.is_working_day(day):
+            day += timedelta(days=1)
+        return self._bounds(day)[0].astimezone(UTC)
+
     def is_working_day(self, day: date) -> bool:
         return day not in self.closures and self._holidays.is_working_day(day)
 

@@ -10,12 +10,13 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.orm.exc import StaleDataError
 
 from ..definitions import Definition, FieldSpec, TransitionSpec, expressions, values
 from ..definitions.schema import SYSTEM_ROLE, InputSpec
 from ..models import Case, HistoryEntry
-from . import history, numbering, timers
+from . import derived, history, numbering, timers
 from .clock import Clock
 from .errors import (
     FourEyesRefused,
@@ -35,8 +36,11 @@ CREATE_ACTION = "create"
 Messages = dict[str, str]
 
 
+MAX_ID = 2**31 - 1  # ids are 32-bit integers on PostgreSQL
+
+
 def get_case(session: Session, case_id: int) -> Case:
-    case = session.get(Case, case_id)
+    case = session.get(Case, case_id) if 0 < case_id <= MAX_ID else None
     if case is None:
         raise NotFound(f"case {case_id} does not exist", f"案件 {case_id} 不存在")
     return case
@@ -52,7 +56,9 @@ def _resolve_ref(session: Session, spec: FieldSpec, value: str) -> str | Message
     assert spec.ref is not None
     query = select(Case).where(Case.workflow_key == spec.ref.workflow)
     by_number = session.scalar(query.where(Case.number == value))
-    target = by_number or (session.scalar(query.where(Case.id == int(value))) if value.isdigit() else None)
+    # Only plain ASCII digits that fit the id column can be an id ("²".isdigit() is True, too).
+    as_id = value.isascii() and value.isdigit() and 0 < int(value) <= MAX_ID
+    target = by_number or (session.scalar(query.where(Case.id == int(value))) if as_id else None)
     if target is None:
         return {"en": f"no {spec.ref.workflow} case {value!r}", "zh": f"找不到案件 {value!r}"}
     if spec.ref.final and not workflow_of(target.version).definition.is_final(target.state):
@@ -96,11 +102,13 @@ def _check_values(
 
 
 def _as_inputs(definition: Definition) -> list[InputSpec]:
-    return [InputSpec(f.name, f, f.required, to_case=True) for f in definition.fields.values()]
+    return [InputSpec(f.name, f, f.required, to_case=True) for f in definition.fields.values() if f.computed is None]
 
 
 def opener_roles(definition: Definition) -> frozenset[str]:
-    """Who may open a case: whoever may take a step out of the initial state."""
+    """Who may open a case: the definition's open_roles, else whoever may act in the initial state."""
+    if definition.open_roles:
+        return frozenset(definition.open_roles)
     return frozenset(
         role for t in definition.transitions_from(definition.initial_state) for role in t.roles
     ) - {SYSTEM_ROLE}
@@ -122,8 +130,10 @@ def open_case(
         raise InvalidInputs("data must be an object", "data 必须是对象")
     defaults = {name: spec.default for name, spec in definition.fields.items() if spec.default is not None}
     typed = _check_values(session, clock, _as_inputs(definition), {**defaults, **data}, "data")
+    derived.score_sheets(definition, typed, {})
     now = clock.now()
     stored = {name: values.to_json(v) for name, v in typed.items()}
+    stored = derived.recompute(session, definition, stored, _context(clock))
     case = Case(
         workflow_key=definition.key, version_id=version.id, version=version, state=definition.initial_state,
         data=stored, created_by=actor.name, created_at=now, updated_at=now,
@@ -132,6 +142,7 @@ def open_case(
         case.number = numbering.assign(session, definition.key, definition.number, clock.local(now))
     session.add(case)
     session.flush()
+    derived.claim_unique(session, definition, case)
     history.append(
         session, case, at=now, actor=actor.name, action=CREATE_ACTION, from_state=None,
         to_state=case.state, inputs=stored, comment=comment,
@@ -145,33 +156,49 @@ def open_case(
 
 def entered_by(session: Session, case: Case) -> str | None:
     """Who made the move that put the case in its current state."""
-    last = history.last_entry(session, case.id)
+    last = history.last_entry(session, case.id, kind=history.TRANSITION)
     return last.actor if last else None
 
 
-def _guard_names(definition: Definition, case: Case, clock: Clock, typed_inputs: dict[str, Any]) -> dict[str, Any]:
+def _context(clock: Clock) -> dict[str, Any]:
     now = clock.now()
-    return {
-        **typed_data(definition, case.data), **typed_inputs, "now": now, "today": clock.local(now).date(),
-    }
+    return {"now": now, "today": clock.local(now).date()}
+
+
+def _guard_names(definition: Definition, case: Case, clock: Clock, typed_inputs: dict[str, Any]) -> dict[str, Any]:
+    return {**typed_data(definition, case.data), **typed_inputs, **_context(clock)}
+
+
+def _assignee_refusal(transition: TransitionSpec, case: Case, actor: Actor) -> RoleRefused | None:
+    field = transition.assignee_field
+    if field is None or case.data.get(field) == actor.name:
+        return None
+    named = case.data.get(field) or "?"
+    return RoleRefused(
+        f"Only {named}, named as {field} on this case, may '{transition.label['en']}'",
+        f"只有本案件指定的 {named} 可以执行“{transition.label['zh']}”",
+    )
 
 
 def may_take(
-    definition: Definition, transition: TransitionSpec, case: Case, actor: Actor, entered: str | None, clock: Clock
+    definition: Definition, transition: TransitionSpec, case: Case, actor: Actor, entered: str | None,
+    clock: Clock, session: Session | None = None,
 ) -> bool:
     """Whether `actor` may take `transition` now, judged before any input is given."""
     if case.state not in transition.sources or not actor.roles & set(transition.roles):
         return False
-    if transition.four_eyes and entered == actor.name:
+    if _assignee_refusal(transition, case, actor) or (transition.four_eyes and entered == actor.name):
         return False
     names = _guard_names(definition, case, clock, {})
-    return all(expressions.evaluate(g.when, names) for g in transition.guards if not g.uses_inputs)
+    functions = derived.series_functions(session, definition, case.data) if session else {}
+    return all(expressions.evaluate(g.when, names, functions) for g in transition.guards if not g.uses_inputs)
 
 
 def available_actions(session: Session, clock: Clock, case: Case, actor: Actor) -> list[TransitionSpec]:
     definition = workflow_of(case.version).definition
     entered = entered_by(session, case)
-    return [t for t in definition.transitions_from(case.state) if may_take(definition, t, case, actor, entered, clock)]
+    return [t for t in definition.transitions_from(case.state)
+            if may_take(definition, t, case, actor, entered, clock, session)]
 
 
 def advance(
@@ -210,15 +237,19 @@ def advance(
             f"'{transition.label['en']}' needs one of the roles: {who}",
             f"“{transition.label['zh']}”需要以下角色之一：{who}",
         )
+    if refusal := _assignee_refusal(transition, case, actor):
+        raise refusal
     if transition.four_eyes and entered_by(session, case) == actor.name:
         raise FourEyesRefused(
             f"You put this case into '{state_label['en']}', so someone else must '{transition.label['en']}'",
             f"案件由您提交至“{state_label['zh']}”，“{transition.label['zh']}”须由他人执行",
         )
     typed_inputs = _check_values(session, clock, list(transition.inputs), inputs or {}, "inputs")
+    derived.score_sheets(definition, typed_inputs, case.data)
     names = _guard_names(definition, case, clock, typed_inputs)
+    functions = derived.series_functions(session, definition, case.data)
     for guard in transition.guards:
-        if not expressions.evaluate(guard.when, names):
+        if not expressions.evaluate(guard.when, names, functions):
             fields = {guard.field: guard.message} if guard.field else {}
             raise GuardFailed(guard.message["en"], guard.message["zh"], fields)
 
@@ -232,9 +263,13 @@ def advance(
         number = numbering.assign(session, definition.key, definition.number, clock.local(now))
     # All of the case's columns change together after any query, so one UPDATE (one lock_version step) carries them.
     case.number = number
-    case.data = {**case.data, **{k: v for k, v in stored_inputs.items() if k in to_case}}
+    merged = {**case.data, **{k: v for k, v in stored_inputs.items() if k in to_case}}
+    case.data = derived.recompute(session, definition, merged, _context(clock))
     case.state = dest
     case.updated_at = now
+    # A self-loop taken within the same microsecond changes no column; it is still a move, and
+    # every move must pass the compare-and-set and step lock_version.
+    flag_modified(case, "state")
     name = number or case.id
     try:
         session.flush()

@@ -43,6 +43,10 @@ class GuardFailed(WorkflowError):
     code = "guard_failed"
 
 
+class DuplicateCase(WorkflowError):
+    code = "duplicate_case"
+
+
 class StaleCase(WorkflowError):
     code = "stale_version"
 

@@ -18,6 +18,8 @@ from sqlalchemy.orm import Session
 from ..models import Case, HistoryEntry
 
 GENESIS = "0" * 64
+TRANSITION = "transition"
+NOTICE = "notice"
 
 
 def canonical(entry: HistoryEntry) -> str:
@@ -27,6 +29,8 @@ def canonical(entry: HistoryEntry) -> str:
         "action": entry.action, "from": entry.from_state, "to": entry.to_state,
         "inputs": entry.inputs, "comment": entry.comment,
     }
+    if entry.kind != TRANSITION:  # transitions hash as they always have: old chains stay valid
+        row["kind"] = entry.kind
     return json.dumps(row, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
@@ -34,21 +38,27 @@ def compute_hash(prev_hash: str, entry: HistoryEntry) -> str:
     return hashlib.sha256((prev_hash + canonical(entry)).encode("utf-8")).hexdigest()
 
 
-def last_entry(session: Session, case_id: int) -> HistoryEntry | None:
-    return session.scalars(
-        select(HistoryEntry).where(HistoryEntry.case_id == case_id).order_by(HistoryEntry.seq.desc()).limit(1)
-    ).first()
+def last_entry(session: Session, case_id: int, kind: str | None = None) -> HistoryEntry | None:
+    """The case's last history row, or its last row of `kind`."""
+    query = select(HistoryEntry).where(HistoryEntry.case_id == case_id)
+    if kind:
+        query = query.where(HistoryEntry.kind == kind)
+    return session.scalars(query.order_by(HistoryEntry.seq.desc()).limit(1)).first()
 
 
 def append(
     session: Session, case: Case, *, at: datetime, actor: str, action: str, from_state: str | None,
-    to_state: str, inputs: dict[str, Any], comment: str | None,
+    to_state: str, inputs: dict[str, Any], comment: str | None, kind: str = TRANSITION,
 ) -> HistoryEntry:
-    """Add the next history row of `case` (flushed so that its id and chain are fixed)."""
+    """Add the next history row of `case` (flushed so that its id and chain are fixed).
+
+    The caller holds the case's row lock (the compare-and-set UPDATE of a move, or SELECT … FOR
+    UPDATE for a notice), so no one else can take the same seq meanwhile.
+    """
     previous = last_entry(session, case.id)
     # The chain is hashed with microsecond precision, the finest both databases keep.
     entry = HistoryEntry(
-        case_id=case.id, seq=(previous.seq + 1) if previous else 1, at=at.astimezone(UTC),
+        case_id=case.id, seq=(previous.seq + 1) if previous else 1, kind=kind, at=at.astimezone(UTC),
         actor=actor, action=action, from_state=from_state, to_state=to_state,
         inputs=inputs, comment=comment or None, prev_hash=previous.hash if previous else GENESIS,
     )

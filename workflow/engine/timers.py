@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from ..definitions import Definition, TimerSpec, expressions
 from ..definitions.schema import Duration, Event
 from ..models import Case, Timer
+from . import notices
 from .clock import Clock
 
 
@@ -65,8 +66,10 @@ def on_transition(
     for spec in definition.timers:
         timer = running.get(spec.name)
         if timer and (final or _matches(spec.stop, action, from_state, to_state)):
-            timer.status, timer.stopped_at = "stopped", at
+            stop(timer, at)
             running.pop(spec.name)
+            if at > timer.due_at and (spec.late_notice or spec.late_notify):
+                notices.announce(session, clock, definition, case, timer, spec, spec.late_notice or "late", at)
     if final:
         session.flush()
         return
@@ -80,11 +83,14 @@ def on_transition(
         if due is None:
             continue
         if spec.name in running:  # started again: the clock restarts
-            running[spec.name].status, running[spec.name].stopped_at = "stopped", at
+            stop(running[spec.name], at)
         warn = add_duration(clock, due, spec.warn_before, sign=-1) if spec.warn_before else None
-        started.append(
-            Timer(case_id=case.id, name=spec.name, status="running", started_at=at, due_at=due, warn_at=warn)
-        )
+        if warn is not None and warn <= at:
+            warn = None  # a warning that would come before the timer starts is no warning
+        started.append(Timer(
+            case_id=case.id, name=spec.name, status="running", started_at=at, due_at=due, warn_at=warn,
+            next_action_at=warn or due,
+        ))
     # Added by case_id rather than through case.timers: a collection change would bump the case's
     # lock_version a second time, and lock_version counts moves.
     session.add_all(started)
@@ -93,7 +99,15 @@ def on_transition(
         session.expire(case, ["timers"])
 
 
-def timer_status(timer: Timer, now: datetime) -> str:
+def stop(timer: Timer, at: datetime) -> None:
+    timer.status, timer.stopped_at, timer.next_action_at = "stopped", at, None
+
+
+def timer_status(timer: Timer, spec: TimerSpec | None, now: datetime) -> str:
+    """running | overdue | due (expired, but not one that marks the case overdue) | stopped | stopped_late"""
     if timer.status != "running":
-        return timer.status
-    return "overdue" if timer.due_at <= now else "running"
+        late = timer.stopped_at is not None and timer.stopped_at > timer.due_at
+        return "stopped_late" if late and (spec is None or spec.mark_overdue) else "stopped"
+    if timer.due_at > now:
+        return "running"
+    return "overdue" if spec is None or spec.mark_overdue else "due"

@@ -1,0 +1,540 @@
+"""Customer complaint 客户投诉 (PROCESSES.md §3): every route through the JSON API, and every refusal.
+
+PATHS takes a founded domestic complaint through the sales manager's tier (with the negotiation outcome
+sent back once), an unfounded one through the joint inspection 会勘, the R&D review and the deputy GM's
+tier, and a foreign one whose loss the GM office corrects into the GM's tier.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any, NamedTuple
+
+import pytest
+
+from workflow.definitions import load_text
+
+from .conftest import ROOT, snapshot
+
+WORKFLOW = "complaint"
+DEFINITION = ROOT / "workflow" / "definitions" / f"{WORKFLOW}.yaml"
+
+SALES, GM_OFFICE, QUALITY, MANUFACTURING, RND = "sales", "gm_office", "quality_dept", "manufacturing", "rnd"
+SALES_MANAGER, DEPUTY_GM, GM = "sales_manager", "deputy_gm", "gm"
+EVERY_ROLE = (SALES, GM_OFFICE, QUALITY, MANUFACTURING, RND, SALES_MANAGER, DEPUTY_GM, GM)
+APPROVAL_TIERS = {"approve_by_sales_manager": SALES_MANAGER, "approve_by_deputy_gm": DEPUTY_GM,
+                  "approve_by_gm": GM}
+
+DOMESTIC = {
+    "customer": "Hengda Furniture", "market": "domestic", "order_number": "SO-26-1107", "part_number": "HG-35-L",
+    "description": "Hinges crack when the door is closed",
+}
+FOREIGN = {**DOMESTIC, "customer": "Nordhaus GmbH", "market": "foreign", "order_number": "EX-26-0311"}
+COMPLAINT_FORM = {
+    "quantity": 500, "ship_date": "2026-11-02", "defective_quantity": 40, "customer_demand": "exchange",
+    "demand_quantity": 40, "sample_attached": True, "sales_opinion": "Long-standing customer; exchange quickly",
+}
+COUNTERMEASURE = {"cause_analysis": "Die worn on line 3", "countermeasure_plan": "Replace the die; 100% check",
+                  "production_details": "Line 3, night shift, 2026-10-28"}
+
+
+class Step(NamedTuple):
+    user: str
+    action: str
+    inputs: dict[str, Any]
+    to: str  # the state the step leads to
+
+
+class CasePath(NamedTuple):
+    data: dict[str, Any]
+    steps: list[Step]
+    final: str
+
+
+def investigated(founded: bool, needs_rnd: bool, form: dict[str, Any] = COMPLAINT_FORM) -> list[Step]:
+    return [
+        Step(SALES, "submit", form, "registered"),
+        Step(GM_OFFICE, "register", {}, "quality_investigation"),
+        Step(QUALITY, "investigate", {"cause": "Hinge steel too brittle", "responsible_department": "Stamping",
+                                      "founded": founded, "needs_rnd": needs_rnd}, "countermeasure"),
+        Step(MANUFACTURING, "propose_countermeasure", COUNTERMEASURE, "manager_review"),
+    ]
+
+
+def proposed(loss: str) -> list[Step]:
+    return [
+        Step(GM_OFFICE, "check", {}, "sales_proposal"),
+        Step(SALES, "propose_handling", {"proposed_handling": "Exchange the defective hinges", "loss_amount": loss},
+             "consolidation"),
+    ]
+
+
+def negotiated(closing: str, to: str) -> list[Step]:
+    return [
+        Step(SALES, "record_outcome", {"negotiation_outcome": "Customer accepts", "customer_accepts": True},
+             "negotiation_review"),
+        Step(SALES_MANAGER, "review_outcome", {}, "final_consolidation"),
+        Step(GM_OFFICE, closing, {"final_opinion": "Closed on time"}, to),
+    ]
+
+
+PATHS: dict[str, CasePath] = {
+    "founded_small_loss_decided_by_the_sales_manager": CasePath(DOMESTIC, [
+        *investigated(founded=True, needs_rnd=False),
+        Step(DEPUTY_GM, "refer_to_gm_office", {"manager_comment": "Agree with the countermeasure"},
+             "gm_office_check"),
+        *proposed("9999.99"),
+        Step(GM_OFFICE, "consolidate", {"consolidated_opinion": "Exchange 40 hinges"}, "approval"),
+        Step(SALES_MANAGER, "approve_by_sales_manager", {"decision": "Exchange", "founded": True},
+             "customer_negotiation"),
+        Step(SALES, "record_outcome", {"negotiation_outcome": "Customer wants a discount too",
+                                       "customer_accepts": False}, "negotiation_review"),
+        Step(SALES_MANAGER, "return_outcome", {"reason": "Explain the exchange terms again"},
+             "customer_negotiation"),
+        *negotiated("close", "closed"),
+    ], "closed"),
+    "unfounded_after_joint_inspection_and_rnd_review": CasePath(DOMESTIC, [
+        Step(SALES, "request_joint_inspection", {}, "joint_inspection"),
+        Step(QUALITY, "report_joint_inspection", {"joint_inspection_report": "Hinges overloaded by the customer"},
+             "reported"),
+        *investigated(founded=False, needs_rnd=True),
+        Step(DEPUTY_GM, "refer_to_rnd", {"manager_comment": "R&D to confirm the load rating"}, "rnd_review"),
+        Step(RND, "give_rnd_opinion", {"rnd_opinion": "Rated 12 kg; the doors weigh 19 kg"}, "gm_office_check"),
+        *proposed("10000"),
+        Step(GM_OFFICE, "consolidate", {"consolidated_opinion": "Not founded"}, "approval"),
+        Step(DEPUTY_GM, "approve_by_deputy_gm", {"decision": "Complaint not founded", "founded": False},
+             "customer_negotiation"),
+        *negotiated("close_unfounded", "closed_unfounded"),
+    ], "closed_unfounded"),
+    "foreign_loss_corrected_into_the_gms_tier": CasePath(FOREIGN, [
+        *investigated(founded=True, needs_rnd=False,
+                      form={**COMPLAINT_FORM, "customer_demand": "still_processing", "demand_quantity": None}),
+        Step(DEPUTY_GM, "refer_to_gm_office", {"manager_comment": "Serious: report to the GM"}, "gm_office_check"),
+        *proposed("48000"),
+        Step(GM_OFFICE, "consolidate", {"consolidated_opinion": "Freight added", "loss_amount": "50000"},
+             "approval"),
+        Step(GM, "approve_by_gm", {"decision": "Compensate 50000 yuan", "founded": True}, "customer_negotiation"),
+        *negotiated("close", "closed"),
+    ], "closed"),
+}
+SMALL = "founded_small_loss_decided_by_the_sales_manager"
+
+
+# ---------------------------------------------------------------------------------------------- helpers
+
+
+def definition():
+    return load_text(DEFINITION.read_text("utf-8"), str(DEFINITION), WORKFLOW)
+
+
+def history(api, case_id: int) -> list[dict[str, Any]]:
+    return api.get("auditor", f"/api/v1/cases/{case_id}/history").get_json()["items"]
+
+
+def show(api, case_id: int, user: str = "auditor") -> dict[str, Any]:
+    return api.get(user, f"/api/v1/cases/{case_id}").get_json()
+
+
+def offered(api, case_id: int, user: str) -> list[str]:
+    return [a["name"] for a in show(api, case_id, user)["available_actions"]]
+
+
+def running(case: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {t["name"]: t for t in case["timers"] if t["status"] != "stopped"}
+
+
+def take(api, case: dict[str, Any], step: Step) -> dict[str, Any]:
+    """Take one step and check the answer and the history row it leaves."""
+    before = case["state"]
+    case = api.act(step.user, case, step.action, step.inputs)
+    assert case["state"] == step.to, step
+    last = history(api, case["id"])[-1]
+    assert (last["action"], last["from"], last["to"], last["actor"]) == (step.action, before, step.to, step.user)
+    return case
+
+
+def report(api, data: dict[str, Any] = DOMESTIC) -> dict[str, Any]:
+    return api.open(SALES, WORKFLOW, data)
+
+
+def walk(api, case: dict[str, Any], steps: list[Step], until: str | None = None) -> dict[str, Any]:
+    for step in steps:
+        if case["state"] == until:
+            break
+        case = take(api, case, step)
+    return case
+
+
+def reach(api, path: str, state: str) -> dict[str, Any]:
+    """A new case walked along PATHS[path] until it first stands in `state`."""
+    case = walk(api, report(api, PATHS[path].data), PATHS[path].steps, until=state)
+    assert case["state"] == state
+    return case
+
+
+def at_approval(api, loss: str) -> dict[str, Any]:
+    """A founded domestic complaint waiting for the approval tier of `loss` yuan."""
+    case = reach(api, SMALL, "sales_proposal")
+    case = api.act(SALES, case, "propose_handling", {"proposed_handling": "Exchange", "loss_amount": loss})
+    return api.act(GM_OFFICE, case, "consolidate", {"consolidated_opinion": "See the proposal"})
+
+
+def closed_complaint(api, path: str = SMALL) -> dict[str, Any]:
+    return walk(api, report(api, PATHS[path].data), PATHS[path].steps)
+
+
+def refused(api, user: str, case: dict[str, Any], action: str, inputs: dict[str, Any] | None = None, *,
+            status: int, code: str, expected_version: int | None = None) -> dict[str, Any]:
+    """Try an action that must be refused; the case's stored rows must not change by a byte."""
+    before = snapshot(case["id"])
+    body = {"inputs": inputs or {}, "comment": None,
+            "expected_version": case["lock_version"] if expected_version is None else expected_version}
+    response = api.post(user, f"/api/v1/cases/{case['id']}/actions/{action}", body)
+    error = response.get_json()["error"]
+    assert (response.status_code, error["code"]) == (status, code), error
+    assert snapshot(case["id"]) == before
+    return error
+
+
+def complaint_count(api) -> int:
+    return api.get("auditor", "/api/v1/cases?workflow=complaint").get_json()["total"]
+
+
+# ---------------------------------------------------------------------------------------------- paths
+
+
+def test_paths_take_every_transition_and_end_in_every_final_state():
+    d = definition()
+    by_people = {t.name for t in d.transitions.values() if not t.system_only}
+    assert {step.action for path in PATHS.values() for step in path.steps} == by_people
+    assert {path.final for path in PATHS.values()} == {s.name for s in d.states.values() if s.final}
+    for name, path in PATHS.items():  # each step leaves the state the previous one reached
+        state = d.initial_state
+        for step in path.steps:
+            transition = d.transitions[step.action]
+            assert state in transition.sources and transition.dest == step.to, (name, step)
+            state = step.to
+        assert state == path.final, name
+
+
+@pytest.mark.parametrize("name", PATHS)
+def test_path_through_the_api(api, name):
+    path = PATHS[name]
+    api.user("everyone", *EVERY_ROLE)
+    case = report(api, path.data)
+    assert (case["state"], case["number"]) == ("reported", None)
+    for step in path.steps:
+        case = take(api, case, step)
+    assert case["state"] == path.final and case["final"] is True
+    assert case["number"] == "2611-01"
+    assert case["available_actions"] == []
+    assert show(api, case["id"], "everyone")["available_actions"] == []
+    assert running(case) == {}
+    rows = history(api, case["id"])
+    assert rows[0]["action"] == "create"
+    assert [r["action"] for r in rows[1:]] == [s.action for s in path.steps]
+
+
+def test_version_stays_1_and_lock_version_counts_accepted_moves_only(api):
+    path = PATHS["unfounded_after_joint_inspection_and_rnd_review"]
+    case = report(api, path.data)
+    assert (case["version"], case["lock_version"]) == (1, 1)
+    for step in path.steps:  # all in the same instant: the frozen clock does not move
+        refused(api, "auditor", case, step.action, step.inputs, status=403, code="role_refused")
+        refused(api, step.user, case, step.action, step.inputs, status=409, code="stale_version",
+                expected_version=case["lock_version"] - 1)
+        assert show(api, case["id"])["lock_version"] == case["lock_version"]
+        before = case["lock_version"]
+        case = take(api, case, step)
+        assert (case["version"], case["lock_version"]) == (1, before + 1), step
+    assert show(api, case["id"])["lock_version"] == 1 + len(path.steps)
+
+
+# ---------------------------------------------------------------------------------------------- approval tiers
+
+
+@pytest.mark.parametrize("loss, tier", [
+    ("0", "approve_by_sales_manager"),
+    ("9999.99", "approve_by_sales_manager"),
+    ("10000", "approve_by_deputy_gm"),          # the sales manager's limit is below 10000
+    ("10000.00", "approve_by_deputy_gm"),
+    ("49999.99", "approve_by_deputy_gm"),
+    ("50000", "approve_by_gm"),                 # the deputy GM's limit is below 50000
+    ("1250000", "approve_by_gm"),
+])
+def test_the_approval_tier_follows_the_loss_amount(api, loss, tier):
+    case = at_approval(api, loss)
+    assert case["state"] == "approval"
+    for action, approver in APPROVAL_TIERS.items():
+        if action == tier:
+            assert offered(api, case["id"], approver) == [action]
+        else:
+            assert offered(api, case["id"], approver) == []
+            error = refused(api, approver, case, action, {"decision": "Exchange", "founded": True},
+                            status=422, code="guard_failed")
+            assert error["message"]
+    case = api.act(APPROVAL_TIERS[tier], case, tier, {"decision": "Exchange", "founded": True})
+    assert case["state"] == "customer_negotiation"
+
+
+def test_the_gm_office_correcting_the_loss_moves_the_tier(api):
+    case = reach(api, "foreign_loss_corrected_into_the_gms_tier", "consolidation")
+    assert case["data"]["loss_amount"] == "48000"
+    case = api.act(GM_OFFICE, case, "consolidate", {"consolidated_opinion": "Freight added", "loss_amount": "50000"})
+    assert case["data"]["loss_amount"] == "50000"
+    assert offered(api, case["id"], DEPUTY_GM) == []
+    assert offered(api, case["id"], GM) == ["approve_by_gm"]
+
+
+@pytest.mark.parametrize("action, approver", APPROVAL_TIERS.items())
+def test_the_gm_office_member_who_consolidated_may_not_approve(api, action, approver):
+    loss = {SALES_MANAGER: "500", DEPUTY_GM: "20000", GM: "90000"}[approver]
+    api.user("both", GM_OFFICE, approver)
+    case = reach(api, SMALL, "sales_proposal")
+    case = api.act(SALES, case, "propose_handling", {"proposed_handling": "Exchange", "loss_amount": loss})
+    case = api.act("both", case, "consolidate", {"consolidated_opinion": "See the proposal"})
+    assert offered(api, case["id"], "both") == []
+    refused(api, "both", case, action, {"decision": "Exchange", "founded": True}, status=403, code="four_eyes")
+    assert api.act(approver, case, action, {"decision": "Exchange", "founded": True})["state"] == \
+        "customer_negotiation"
+
+
+def test_the_sales_manager_may_not_review_an_outcome_they_recorded(api):
+    api.user("chen", SALES, SALES_MANAGER)
+    case = reach(api, SMALL, "customer_negotiation")
+    case = api.act("chen", case, "record_outcome", {"negotiation_outcome": "Accepted", "customer_accepts": True})
+    assert offered(api, case["id"], "chen") == ["return_outcome"]
+    refused(api, "chen", case, "review_outcome", status=403, code="four_eyes")
+    assert api.act(SALES_MANAGER, case, "review_outcome")["state"] == "final_consolidation"
+
+
+# ---------------------------------------------------------------------------------------------- R&D review
+
+
+@pytest.mark.parametrize("needs_rnd, route, other", [
+    (True, "refer_to_rnd", "refer_to_gm_office"),
+    (False, "refer_to_gm_office", "refer_to_rnd"),
+])
+def test_rnd_reviews_only_a_complaint_flagged_for_it(api, needs_rnd, route, other):
+    case = walk(api, report(api), investigated(founded=True, needs_rnd=needs_rnd))
+    assert case["state"] == "manager_review" and case["data"]["needs_rnd"] is needs_rnd
+    assert offered(api, case["id"], DEPUTY_GM) == [route]
+    refused(api, DEPUTY_GM, case, other, {"manager_comment": "ok"}, status=422, code="guard_failed")
+    case = api.act(DEPUTY_GM, case, route, {"manager_comment": "ok"})
+    assert case["state"] == ("rnd_review" if needs_rnd else "gm_office_check")
+
+
+# ---------------------------------------------------------------------------------------------- numbers
+
+
+def register(api, case: dict[str, Any]) -> dict[str, Any]:
+    case = api.act(SALES, case, "submit", COMPLAINT_FORM)
+    assert case["number"] is None  # submitted is not yet registered
+    return api.act(GM_OFFICE, case, "register")
+
+
+def test_the_gm_office_numbers_complaints_yymm_nn_in_order_of_registration(api, frozen_clock):
+    first, second, third, fourth, fifth = (report(api) for _ in range(5))
+    assert register(api, second)["number"] == "2611-01"
+    assert register(api, first)["number"] == "2611-02"
+    frozen_clock.set(datetime(2026, 11, 30, 15, 59, 59, tzinfo=UTC))   # 30 November, 23:59:59 in Shanghai
+    assert register(api, third)["number"] == "2611-03"
+    frozen_clock.set(datetime(2026, 11, 30, 16, 0, tzinfo=UTC))        # 1 December, 00:00 in Shanghai
+    assert register(api, fourth)["number"] == "2612-01"
+    assert register(api, fifth)["number"] == "2612-02"
+    assert show(api, fourth["id"])["number"] == "2612-01"
+
+
+def test_the_number_is_kept_when_the_case_moves_on(api):
+    case = reach(api, SMALL, "countermeasure")
+    assert case["number"] == "2611-01"
+    case = api.act(MANUFACTURING, case, "propose_countermeasure", COUNTERMEASURE)
+    assert case["number"] == "2611-01"
+
+
+# ---------------------------------------------------------------------------------------------- re-opened complaints
+
+
+@pytest.mark.parametrize("path", [SMALL, "unfounded_after_joint_inspection_and_rnd_review"])
+def test_a_refused_outcome_is_a_new_complaint_linked_to_the_closed_original(api, path):
+    original = closed_complaint(api, path)
+    assert original["final"] is True
+    for reference in (original["number"], str(original["id"])):
+        linked = report(api, {**DOMESTIC, "original_complaint": reference})
+        assert linked["data"]["original_complaint"] == original["number"]
+        assert linked["state"] == "reported"
+    assert show(api, original["id"])["state"] == PATHS[path].final
+
+
+@pytest.mark.parametrize("state", ["reported", "quality_investigation", "final_consolidation"])
+def test_a_new_complaint_may_not_link_an_open_one(api, state):
+    open_one = reach(api, SMALL, state)
+    reference = open_one["number"] or str(open_one["id"])
+    before, count = snapshot(open_one["id"]), complaint_count(api)
+    response = api.post(SALES, "/api/v1/cases",
+                        {"workflow": WORKFLOW, "data": {**DOMESTIC, "original_complaint": reference}})
+    error = response.get_json()["error"]
+    assert (response.status_code, error["code"]) == (422, "invalid_inputs")
+    assert list(error["fields"]) == ["original_complaint"]
+    assert (snapshot(open_one["id"]), complaint_count(api)) == (before, count)
+
+
+@pytest.mark.parametrize("reference", ["2611-99", "99", "BJ202611-001"])
+def test_a_new_complaint_may_not_link_an_unknown_one(api, reference):
+    api.open("service_specialist", "replacement_part", {     # BJ202611-001 exists, but is no complaint
+        "customer": "Hengda Furniture", "product": "Wardrobe", "part": "Hinge", "quantity": 1, "reason": "x",
+        "request_date": "2026-11-20"})
+    response = api.post(SALES, "/api/v1/cases",
+                        {"workflow": WORKFLOW, "data": {**DOMESTIC, "original_complaint": reference}})
+    error = response.get_json()["error"]
+    assert (response.status_code, error["code"], list(error["fields"])) == (422, "invalid_inputs",
+                                                                            ["original_complaint"])
+    assert complaint_count(api) == 0
+
+
+@pytest.mark.parametrize("reference", ["²", "99999999999999999999", "0"])
+def test_a_reference_that_cannot_be_a_case_id_is_refused_as_invalid_input(api, reference):
+    """(Regression: '²'.isdigit() is True but int('²') raises, and 20 digits overflow the id column: both were 500s.)"""
+    response = api.post(SALES, "/api/v1/cases",
+                        {"workflow": WORKFLOW, "data": {**DOMESTIC, "original_complaint": reference}})
+    assert (response.status_code, list(response.get_json()["error"]["fields"])) == (422, ["original_complaint"])
+
+
+# ---------------------------------------------------------------------------------------------- refusals
+
+
+@pytest.mark.parametrize("state, user, action, inputs", [
+    ("registered", SALES, "register", {}),
+    ("quality_investigation", MANUFACTURING, "investigate",
+     {"cause": "x", "responsible_department": "y", "founded": True, "needs_rnd": False}),
+    ("manager_review", GM, "refer_to_gm_office", {"manager_comment": "ok"}),
+    ("gm_office_check", SALES, "check", {}),
+    ("consolidation", SALES, "consolidate", {"consolidated_opinion": "x"}),
+    ("final_consolidation", SALES, "close", {"final_opinion": "x"}),
+])
+def test_wrong_role_is_refused(api, state, user, action, inputs):
+    case = reach(api, SMALL, state)
+    refused(api, user, case, action, inputs, status=403, code="role_refused")
+
+
+def test_only_rnd_gives_the_rnd_opinion(api):
+    case = reach(api, "unfounded_after_joint_inspection_and_rnd_review", "rnd_review")
+    refused(api, QUALITY, case, "give_rnd_opinion", {"rnd_opinion": "x"}, status=403, code="role_refused")
+
+
+def test_only_sales_opens_a_complaint(api):
+    response = api.post(GM_OFFICE, "/api/v1/cases", {"workflow": WORKFLOW, "data": DOMESTIC})
+    assert (response.status_code, response.get_json()["error"]["code"]) == (403, "role_refused")
+    assert complaint_count(api) == 0
+
+
+@pytest.mark.parametrize("state, user, action, inputs, field", [
+    ("reported", SALES, "submit", {**COMPLAINT_FORM, "quantity": None}, "quantity"),
+    ("reported", SALES, "submit", {**COMPLAINT_FORM, "sample_attached": None}, "sample_attached"),
+    ("quality_investigation", QUALITY, "investigate", {"cause": "x", "responsible_department": "y",
+                                                       "needs_rnd": False}, "founded"),
+    ("sales_proposal", SALES, "propose_handling", {"proposed_handling": "Exchange"}, "loss_amount"),
+    ("negotiation_review", SALES_MANAGER, "return_outcome", {}, "reason"),
+    ("final_consolidation", GM_OFFICE, "close", {}, "final_opinion"),
+])
+def test_missing_required_input_is_refused_and_named(api, state, user, action, inputs, field):
+    case = reach(api, SMALL, state)
+    error = refused(api, user, case, action, inputs, status=422, code="invalid_inputs")
+    assert field in error["fields"]
+
+
+@pytest.mark.parametrize("state, user, action, inputs, field", [
+    ("reported", SALES, "submit", {**COMPLAINT_FORM, "quantity": "many"}, "quantity"),
+    ("reported", SALES, "submit", {**COMPLAINT_FORM, "ship_date": "last week"}, "ship_date"),
+    ("reported", SALES, "submit", {**COMPLAINT_FORM, "sample_attached": "yes"}, "sample_attached"),
+    ("reported", SALES, "submit", {**COMPLAINT_FORM, "customer_demand": "refund_twice"}, "customer_demand"),
+    ("sales_proposal", SALES, "propose_handling", {"proposed_handling": "x", "loss_amount": "ten thousand"},
+     "loss_amount"),
+    ("sales_proposal", SALES, "propose_handling", {"proposed_handling": "x", "loss_amount": "-1"}, "loss_amount"),
+])
+def test_wrong_input_type_is_refused_and_named(api, state, user, action, inputs, field):
+    case = reach(api, SMALL, state)
+    error = refused(api, user, case, action, inputs, status=422, code="invalid_inputs")
+    assert list(error["fields"]) == [field]
+
+
+@pytest.mark.parametrize("form, field", [
+    ({**COMPLAINT_FORM, "defective_quantity": 501}, "defective_quantity"),
+    ({**COMPLAINT_FORM, "customer_demand": "return_goods", "demand_quantity": None}, "demand_quantity"),
+])
+def test_an_inconsistent_complaint_form_is_refused(api, form, field):
+    case = report(api)
+    error = refused(api, SALES, case, "submit", form, status=422, code="guard_failed")
+    assert list(error["fields"]) == [field]
+
+
+@pytest.mark.parametrize("path, wrong_close", [
+    (SMALL, "close_unfounded"),
+    ("unfounded_after_joint_inspection_and_rnd_review", "close"),
+])
+def test_the_closing_follows_the_decision_on_founded(api, path, wrong_close):
+    case = reach(api, path, "final_consolidation")
+    assert offered(api, case["id"], GM_OFFICE) == [PATHS[path].steps[-1].action]
+    refused(api, GM_OFFICE, case, wrong_close, {"final_opinion": "x"}, status=422, code="guard_failed")
+
+
+@pytest.mark.parametrize("state, user, action, inputs", [
+    ("reported", GM_OFFICE, "register", {}),
+    ("registered", QUALITY, "report_joint_inspection", {"joint_inspection_report": "x"}),
+    ("consolidation", GM, "approve_by_gm", {"decision": "x", "founded": True}),
+    ("negotiation_review", GM_OFFICE, "close", {"final_opinion": "x"}),
+    ("closed", SALES, "submit", COMPLAINT_FORM),
+])
+def test_wrong_state_is_refused(api, state, user, action, inputs):
+    case = reach(api, SMALL, state)
+    refused(api, user, case, action, inputs, status=409, code="wrong_state")
+
+
+@pytest.mark.parametrize("offset", [-1, 1])
+def test_stale_expected_version_is_refused(api, offset):
+    case = reach(api, SMALL, "quality_investigation")
+    refused(api, QUALITY, case, "investigate", PATHS[SMALL].steps[2].inputs, status=409, code="stale_version",
+            expected_version=case["lock_version"] + offset)
+
+
+# ---------------------------------------------------------------------------------------------- clocks
+
+
+@pytest.mark.parametrize("data, timer, due", [
+    (DOMESTIC, "closure_domestic", "2026-12-03T18:00:00+08:00"),   # 13 days after registration
+    (FOREIGN, "closure_foreign", "2026-12-07T18:00:00+08:00"),     # 17 days after registration
+])
+def test_the_closure_clock_starts_at_registration(api, frozen_clock, data, timer, due):
+    case = api.act(SALES, report(api, data), "submit", COMPLAINT_FORM)
+    assert running(case) == {}
+    frozen_clock.advance(hours=1)  # registered 18:00 in Shanghai
+    case = api.act(GM_OFFICE, case, "register")
+    assert set(running(case)) == {timer}
+    assert running(case)[timer]["started_at"] == "2026-11-20T18:00:00+08:00"
+    assert running(case)[timer]["due_at"] == due
+
+    frozen_clock.set(datetime.fromisoformat(due) - timedelta(seconds=1))
+    shown = show(api, case["id"])
+    assert set(running(shown)) == {timer}
+    assert running(shown)[timer]["due_at"] == due
+    assert (running(shown)[timer]["status"], shown["overdue"]) == ("running", False)
+    frozen_clock.set(datetime.fromisoformat(due))
+    shown = show(api, case["id"])
+    assert (running(shown)[timer]["status"], shown["overdue"]) == ("overdue", True)
+
+
+def test_the_closure_clock_stops_when_the_complaint_closes(api):
+    case = closed_complaint(api)
+    stopped = {t["name"]: t for t in case["timers"]}
+    assert stopped["closure_domestic"]["status"] == "stopped"
+    assert "closure_foreign" not in stopped
+    assert case["overdue"] is False
+
+
+def test_the_gm_office_consolidates_within_1_day(api, frozen_clock):
+    case = reach(api, SMALL, "sales_proposal")
+    frozen_clock.advance(hours=2)
+    case = api.act(SALES, case, "propose_handling", {"proposed_handling": "Exchange", "loss_amount": "100"})
+    assert running(case)["consolidation_due"]["due_at"] == "2026-11-21T19:00:00+08:00"
+    case = api.act(GM_OFFICE, case, "consolidate", {"consolidated_opinion": "ok"})
+    assert "consolidation_due" not in running(case)

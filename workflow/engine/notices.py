@@ -1,0 +1,91 @@
+"""What a timer says when it warns, expires, repeats or stops late, and to whom.
+
+Reminders 催办单 and inquiries 洽办单 are records: they go into the case's history (kind "notice")
+as well as to the people concerned. Warnings and overdue marks are notifications only.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..definitions import Definition, TimerSpec
+from ..definitions.schema import LATE_HOLDERS, NOTICES, SYSTEM_ROLE, Label
+from ..models import Case, HistoryEntry, Timer
+from . import history
+from .clock import Clock
+from .notifications import holder_roles, notify, resolve_roles
+
+
+def _when(clock: Clock, moment: datetime) -> str:
+    return clock.local(moment).strftime("%Y-%m-%d %H:%M")
+
+
+def _case_name(case: Case) -> str:
+    return case.number or f"#{case.id}"
+
+
+def message(clock: Clock, definition: Definition, case: Case, timer: Timer, spec: TimerSpec, kind: str) -> Label:
+    state = definition.states[case.state].label
+    name, due = _case_name(case), _when(clock, timer.due_at)
+    if kind == "warning":
+        return {"en": f"{name}: '{spec.label['en']}' is due at {due}",
+                "zh": f"{name}：“{spec.label['zh']}”将于 {due} 到期"}
+    if kind == "overdue":
+        return {"en": f"{name} is overdue: '{spec.label['en']}' was due at {due} (now at {state['en']})",
+                "zh": f"{name} 已超期：“{spec.label['zh']}”应于 {due} 完成（当前：{state['zh']}）"}
+    if kind == "reminder":
+        return {"en": f"Reminder notice for {name}: '{spec.label['en']}' was due at {due}; "
+                      f"it is waiting at {state['en']}",
+                "zh": f"催办单 {name}：“{spec.label['zh']}”应于 {due} 完成，目前停留在“{state['zh']}”"}
+    if kind in ("inquiry", "late"):
+        return {"en": f"Late-closure inquiry for {name}: '{spec.label['en']}' was due at {due}, "
+                      f"stopped at {_when(clock, timer.stopped_at or timer.due_at)}",
+                "zh": f"洽办单 {name}：“{spec.label['zh']}”应于 {due} 完成，"
+                      f"实际于 {_when(clock, timer.stopped_at or timer.due_at)} 完成"}
+    raise ValueError(kind)
+
+
+def late_holder_roles(session: Session, definition: Definition, case: Case, since: datetime) -> set[str]:
+    """The roles that held the case at any moment after `since`: the departments whose steps ran late."""
+    moves = session.execute(
+        select(HistoryEntry.at, HistoryEntry.from_state, HistoryEntry.to_state)
+        .where(HistoryEntry.case_id == case.id, HistoryEntry.kind == history.TRANSITION)
+        .order_by(HistoryEntry.seq)
+    ).all()
+    held: set[str] = set()
+    for at, from_state, _ in moves:
+        if at > since and from_state is not None:
+            held.add(from_state)  # it was in from_state up to this late move
+    current_before = [to for at, _, to in moves if at <= since]
+    if current_before:
+        held.add(current_before[-1])
+    roles: set[str] = set()
+    for state in held:
+        roles |= holder_roles(definition, state)
+    return roles - {SYSTEM_ROLE}
+
+
+def announce(
+    session: Session, clock: Clock, definition: Definition, case: Case, timer: Timer, spec: TimerSpec,
+    kind: str, at: datetime, email: bool = False,
+) -> None:
+    """Notify the people `kind` concerns and, for a reminder or an inquiry, record it in the history."""
+    if kind in ("inquiry", "late"):
+        names = spec.late_notify
+        roles = resolve_roles(definition, case, [n for n in names if n != LATE_HOLDERS])
+        if LATE_HOLDERS in names:
+            roles |= late_holder_roles(session, definition, case, timer.due_at)
+    else:
+        roles = resolve_roles(definition, case, spec.notify)
+    text = message(clock, definition, case, timer, spec, kind)
+    if kind in NOTICES:
+        history.append(
+            session, case, at=at, actor=SYSTEM_ROLE, action=kind, from_state=case.state, to_state=case.state,
+            inputs={"timer": spec.name, "due_at": clock.local(timer.due_at).isoformat(),
+                    "addressed_to": sorted(roles), "number": timer.repeats + 1 if kind == "reminder" else 1},
+            comment=f"{NOTICES[kind]['zh']} {NOTICES[kind]['en']}", kind=history.NOTICE,
+        )
+    notify(session, roles, case=case, kind=kind, message=text, at=at, timer_id=timer.id, email=email)

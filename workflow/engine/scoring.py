@@ -1,0 +1,283 @@
+"""The arithmetic of the monthly appraisal (`001 §2–§5`, summarised in PROCESSES.md §4): pure functions, no I/O.
+
+A score sheet is scored by the key-behaviour method: only what happened is deducted, and a section never goes
+below 0. Goals give weight × achieved %. The month's rewards and penalties then move the total, which stays
+within 0–100; the grade, the pay coefficient and the performance pay follow from it. Every number is a Decimal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+from workflow.definitions.scoresheet import Item, ScoreSheet
+
+Number = Decimal | int | str
+
+ZERO = Decimal(0)
+HUNDRED = Decimal(100)
+
+# 001 奖惩细则 第八条 (五): the month's rewards and penalties move that month's score. The yearly rules of the
+# same article (three merits make a major merit, rewards offset penalties of the same rank) need no extra
+# arithmetic here: 3 × 3 = 9 and +1 − 1 = 0 already.
+ADJUSTMENTS: dict[str, Decimal] = {
+    "commendation": Decimal(1),  # 嘉奖
+    "merit": Decimal(3),  # 记功
+    "major_merit": Decimal(9),  # 记大功
+    "warning": Decimal(-1),  # 警告
+    "demerit": Decimal(-3),  # 记过
+    "major_demerit": Decimal(-9),  # 记大过
+}
+ADJUSTMENT_LABELS: dict[str, dict[str, str]] = {
+    "commendation": {"en": "Commendation", "zh": "嘉奖"},
+    "merit": {"en": "Merit", "zh": "记功"},
+    "major_merit": {"en": "Major merit", "zh": "记大功"},
+    "warning": {"en": "Warning", "zh": "警告"},
+    "demerit": {"en": "Demerit", "zh": "记过"},
+    "major_demerit": {"en": "Major demerit", "zh": "记大过"},
+}
+
+# Lowest total of each grade, best first (001 §4.1 note: A = 90–100, B = 80–90, ...; a total on a boundary
+# takes the higher grade, so 90 is A and 89.5 is B).
+GRADE_FLOORS: tuple[tuple[str, Decimal], ...] = (
+    ("A", Decimal(90)), ("B", Decimal(80)), ("C", Decimal(70)), ("D", Decimal(60)), ("E", ZERO),
+)
+PAY_COEFFICIENTS: dict[str, Decimal] = {
+    "A": Decimal("1.0"), "B": Decimal("0.9"), "C": Decimal("0.8"), "D": Decimal("0.7"), "E": Decimal("0.6"),
+}
+# Guideline share of each grade in a department, in percent. 001 §2.4 gives C 60 % and D 20 %; the pay example
+# of §5.1 swaps them (C 20 %, D 60 %), which reads as a slip: we follow §2.4, as PROCESSES.md §4 does.
+GRADE_GUIDELINE: dict[str, Decimal] = {
+    "A": Decimal(4), "B": Decimal(6), "C": Decimal(60), "D": Decimal(20), "E": Decimal(10),
+}
+REPORT_BELOW = Decimal(60)  # 001 §5.5: three monthly scores in a row below 60 → performance report (述职)
+REPORT_AFTER_MONTHS = 3
+
+
+class ScoringError(ValueError):
+    """Raised when the recorded items, goals or bands do not fit the sheet."""
+
+
+@dataclass(frozen=True)
+class BandChoice:
+    """The band picked on a scale item; `points` says how many within a range band."""
+
+    band: str
+    points: Number | None = None
+
+
+@dataclass(frozen=True)
+class SectionResult:
+    key: str
+    max: Decimal
+    deducted: Decimal  # everything recorded, even beyond the maximum
+    score: Decimal  # max − deducted, never below 0
+
+
+@dataclass(frozen=True)
+class GoalResult:
+    key: str
+    weight: Decimal
+    achieved: Decimal  # percent, 0–100
+    points: Decimal  # weight × achieved / 100
+
+
+@dataclass(frozen=True)
+class SheetResult:
+    sheet: str
+    sections: tuple[SectionResult, ...]
+    goals: tuple[GoalResult, ...]
+    adjustment: Decimal  # net rewards and penalties of the month
+    unclamped: Decimal  # sections + goals + adjustment
+    total: Decimal  # unclamped, kept within 0–100
+    grade: str
+    pay_coefficient: Decimal
+    unscored: tuple[str, ...]  # goals and scale items nobody recorded: a caller may refuse an incomplete sheet
+
+
+@dataclass(frozen=True)
+class GradeShare:
+    count: int
+    share: Decimal  # percent of the people graded, to 0.01
+    guideline: Decimal  # percent
+    deviation: Decimal  # share − guideline, in percentage points
+    expected: Decimal  # people the guideline asks for, to 0.01
+
+
+def _decimal(value: Number | float, what: str) -> Decimal:
+    """A finite Decimal from a Decimal, int, str or float (a float through its shortest text)."""
+    if isinstance(value, bool):
+        raise ScoringError(f"{what} must be a number, not {value!r}")
+    try:
+        number = Decimal(str(value)) if isinstance(value, float) else Decimal(value)
+    except (InvalidOperation, TypeError, ValueError):
+        raise ScoringError(f"{what} must be a number, not {value!r}") from None
+    if not number.is_finite():
+        raise ScoringError(f"{what} must be a finite number, not {value!r}")
+    return number
+
+
+def _percent(value: Number | float, what: str) -> Decimal:
+    """A number within 0–100."""
+    number = _decimal(value, what)
+    if not ZERO <= number <= HUNDRED:
+        raise ScoringError(f"{what} must be within 0–100, not {value!r}")
+    return number
+
+
+def _band_deduction(item: Item, choice: str | BandChoice) -> Decimal:
+    """The points deducted for the band picked on a scale item."""
+    if isinstance(choice, str):
+        choice = BandChoice(choice)
+    band = item.band(choice.band)
+    if band is None:
+        known = ", ".join(b.key for b in item.bands)
+        raise ScoringError(f"item {item.key!r} has no band {choice.band!r}; its bands are {known}")
+    if choice.points is None:
+        if not band.fixed:
+            raise ScoringError(f"band {band.key!r} of {item.key!r} deducts {band.low}–{band.high}: say how many")
+        return band.low
+    points = _decimal(choice.points, f"points for band {band.key!r} of {item.key!r}")
+    if not band.low <= points <= band.high:
+        raise ScoringError(f"band {band.key!r} of {item.key!r} deducts {band.low}–{band.high}, not {points}")
+    return points
+
+
+def score_sheet(
+    sheet: ScoreSheet,
+    occurrences: Mapping[str, int] | None = None,
+    goal_scores: Mapping[str, Number | float] | None = None,
+    band_choices: Mapping[str, str | BandChoice] | None = None,
+    adjustments: Sequence[str] = (),
+) -> SheetResult:
+    """Score a sheet from what happened: item occurrences, goals' achieved %, picked bands, rewards and penalties."""
+    occurrences = occurrences or {}
+    goal_scores = goal_scores or {}
+    band_choices = band_choices or {}
+    items = sheet.items()
+    for key, count in occurrences.items():
+        item = items.get(key)
+        if item is None:
+            raise ScoringError(f"sheet {sheet.key!r} has no item {key!r}")
+        if item.banded:
+            raise ScoringError(f"item {key!r} is a scale: pick a band instead of counting occurrences")
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            raise ScoringError(f"occurrences of {key!r} must be a whole number 0 or more, not {count!r}")
+    for key in band_choices:
+        if key not in items or not items[key].banded:
+            raise ScoringError(f"sheet {sheet.key!r} has no scale item {key!r}")
+    goal_keys = {g.key for g in sheet.goals}
+    for key in goal_scores:
+        if key not in goal_keys:
+            raise ScoringError(f"sheet {sheet.key!r} has no goal {key!r}")
+    unknown = [a for a in adjustments if a not in ADJUSTMENTS]
+    if unknown:
+        raise ScoringError(f"unknown reward or penalty {unknown[0]!r}; known: {', '.join(ADJUSTMENTS)}")
+
+    unscored: list[str] = []
+    sections = []
+    for section in sheet.sections:
+        deducted = ZERO
+        for item in section.items:
+            if item.banded:
+                if item.key in band_choices:
+                    deducted += _band_deduction(item, band_choices[item.key])
+                else:
+                    unscored.append(item.key)  # key-behaviour method: nothing recorded, nothing deducted
+            else:
+                assert item.points is not None
+                deducted += item.points * occurrences.get(item.key, 0)
+        # Deductions stop at the section's maximum: one bad section does not eat into the others.
+        sections.append(SectionResult(section.key, section.max, deducted, max(ZERO, section.max - deducted)))
+    goals = []
+    for goal in sheet.goals:
+        if goal.key in goal_scores:
+            achieved = _percent(goal_scores[goal.key], f"the score of goal {goal.key!r}")
+        else:
+            achieved = ZERO
+            unscored.append(goal.key)
+        goals.append(GoalResult(goal.key, goal.weight, achieved, goal.weight * achieved / HUNDRED))
+    adjustment = sum((ADJUSTMENTS[a] for a in adjustments), ZERO)
+    unclamped = sum((s.score for s in sections), ZERO) + sum((g.points for g in goals), ZERO) + adjustment
+    # 001 §2.3: a month's total never exceeds the standard 100, so a reward cannot lift it above; and f = score/100
+    # in the pay formula (§5.1) would make a negative total take pay from the others, so it stops at 0.
+    total = min(HUNDRED, max(ZERO, unclamped))
+    letter = grade(total)
+    return SheetResult(
+        sheet=sheet.key, sections=tuple(sections), goals=tuple(goals), adjustment=adjustment,
+        unclamped=unclamped, total=total, grade=letter, pay_coefficient=pay_coefficient(letter),
+        unscored=tuple(unscored),
+    )
+
+
+def grade(total: Number | float) -> str:
+    """The grade A–E of a total within 0–100 (A from 90, B from 80, C from 70, D from 60, E below)."""
+    number = _percent(total, "a total")
+    return next(letter for letter, floor in GRADE_FLOORS if number >= floor)
+
+
+def pay_coefficient(grade: str) -> Decimal:
+    """The performance-pay coefficient of a grade (A 1.0 … E 0.6; lower-case letters accepted)."""
+    coefficient = PAY_COEFFICIENTS.get(grade.upper()) if isinstance(grade, str) else None
+    if coefficient is None:
+        raise ScoringError(f"unknown grade {grade!r}; grades are {', '.join(PAY_COEFFICIENTS)}")
+    return coefficient
+
+
+def performance_pay(
+    people: Sequence[tuple[Number | float, Number | float]], department_coefficient: Number | float
+) -> list[Decimal]:
+    """Each person's pay S·f / Σ(S·f) × (coefficient × ΣS), f = score/100, to whole yuan rounded half up (001 §5.1)."""
+    coefficient = _decimal(department_coefficient, "the department coefficient")
+    if coefficient < 0:
+        raise ScoringError(f"the department coefficient must not be negative, not {department_coefficient!r}")
+    standards = []
+    weighted = []
+    for i, (standard, score) in enumerate(people):
+        s = _decimal(standard, f"the standard pay of person {i + 1}")
+        if s < 0:
+            raise ScoringError(f"the standard pay of person {i + 1} must not be negative, not {standard!r}")
+        standards.append(s)
+        weighted.append(s * _percent(score, f"the score of person {i + 1}") / HUNDRED)
+    pool = coefficient * sum(standards, ZERO)
+    weight_sum = sum(weighted, ZERO)
+    if weight_sum == 0:
+        # Nobody earned a share (every score or standard is 0): nothing to distribute.
+        return [ZERO for _ in weighted]
+    # Multiply before dividing so the only rounding is the final one to whole yuan.
+    return [(w * pool / weight_sum).quantize(Decimal(1), rounding=ROUND_HALF_UP) for w in weighted]
+
+
+def grade_distribution(grades: Iterable[str]) -> dict[str, GradeShare]:
+    """How many people got each grade, their share and its deviation from the guideline (A 4 %, B 6 %, …)."""
+    counts = dict.fromkeys(GRADE_GUIDELINE, 0)
+    for g in grades:
+        letter = g.upper() if isinstance(g, str) else g
+        if letter not in counts:
+            raise ScoringError(f"unknown grade {g!r}; grades are {', '.join(GRADE_GUIDELINE)}")
+        counts[letter] += 1
+    people = sum(counts.values())
+    cent = Decimal("0.01")
+    result = {}
+    for letter, count in counts.items():
+        share = Decimal(count) * HUNDRED / people if people else ZERO
+        guideline = GRADE_GUIDELINE[letter]
+        result[letter] = GradeShare(
+            count=count,
+            share=share.quantize(cent, rounding=ROUND_HALF_UP),
+            guideline=guideline,
+            deviation=(share - guideline).quantize(cent, rounding=ROUND_HALF_UP),
+            expected=(guideline * people / HUNDRED).quantize(cent, rounding=ROUND_HALF_UP),
+        )
+    return result
+
+
+def needs_performance_report(monthly_totals_in_order: Iterable[Number | float]) -> bool:
+    """True when three monthly totals in a row are below 60 (001 §5.5: the employee gives a performance report)."""
+    run = 0
+    for i, total in enumerate(monthly_totals_in_order):
+        run = run + 1 if _decimal(total, f"month {i + 1}'s total") < REPORT_BELOW else 0
+        if run >= REPORT_AFTER_MONTHS:
+            return True
+    return False
