@@ -25,3 +25,5 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e ".[test]"
+# The web UI's Chinese catalog: web/translations/zh/LC_MESSAGES/messages.po compiled to its .mo.
+.venv/bin/pybabel -q compile -d web/translations

@@ -27,9 +27,10 @@ from web.extensions import db
 from workflow.definitions import shipped_files
 from workflow.engine import Actor, publish_definition
 from workflow.engine.users import create_user, issue_token
+from workflow.models import Base
 
 ROOT = Path(__file__).resolve().parent.parent
-TABLES = ["timers", "history", "cases", "case_counters", "workflow_versions", "user_roles", "users"]
+TABLES = [t.name for t in Base.metadata.sorted_tables]  # every table, so that no test sees another's rows
 
 
 def _postgres_url() -> str | None:
@@ -186,3 +187,17 @@ def snapshot(case_id: int) -> dict[str, Any]:
             )]
             for table, column in (("cases", "id"), ("history", "case_id"), ("timers", "case_id"))
         }
+
+
+@pytest.fixture
+def staff(app: Flask, clock, published):
+    """Makes people who sign in to the web UI: `staff("lead", "service_lead")`, whose password is their name."""
+    from workflow.engine.users import user_by_name
+
+    def make(name: str, *roles: str) -> str:
+        if user_by_name(db.session, name) is None:
+            create_user(db.session, name, list(roles or [name]), clock.now(), password=name)
+            db.session.commit()
+        return name
+
+    return make

@@ -124,15 +124,13 @@ def test_a_complaint_closed_in_time_has_no_inquiry(api, frozen_clock, clock):
     assert figures["cases"] == {"on_time": 1, "late": 0}
 
 
-APPRAISAL = {"employee": "张三", "department": "售后服务部", "period": "2026-11", "template": "field_service"}
-
-
 def test_appraisal_deadlines_are_the_10th_and_the_20th_of_the_next_month(api, frozen_clock):
     from .test_paths_appraisal import PATHS as APPRAISAL_PATHS  # noqa: PLC0415
+    from .test_paths_appraisal import SHEET, SUPERVISOR, people  # noqa: PLC0415
 
+    people(api)  # zhang, li, wang and hr, each with the role the sheet needs
     path = next(iter(APPRAISAL_PATHS.values()))
-    case = api.open(path.steps[0].user if hasattr(path, "steps") else "supervisor", "appraisal",
-                    path.data if hasattr(path, "data") else APPRAISAL)
+    case = api.open(SUPERVISOR, "appraisal", SHEET)
     for step in path.steps:
         case = api.act(step.user, case, step.action, step.inputs)
         timers = {t["name"]: t["due_at"] for t in case["timers"]}

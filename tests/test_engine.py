@@ -171,3 +171,14 @@ def test_lower_layers_never_import_flask_or_web():
                 [node.module or ""] if isinstance(node, ast.ImportFrom) else []
             offenders += [f"{path.name}: {n}" for n in names if n.split(".")[0] in ("flask", "web", "flask_sqlalchemy")]
     assert offenders == []
+
+
+def test_an_auditor_changes_nothing_even_holding_another_role(app, clock):
+    publish_minimal(clock)
+    nosy = Actor("ada", frozenset({"auditor", "clerk"}))
+    with pytest.raises(RoleRefused, match="Auditors"):
+        open_case(db.session, clock, "minimal", {"amount": "1"}, nosy)
+    case = open_case(db.session, clock, "minimal", {"amount": "1"}, CLERK)
+    assert available_actions(db.session, clock, case, nosy) == []
+    with pytest.raises(RoleRefused, match="Auditors"):
+        advance(db.session, clock, case, "submit", nosy)

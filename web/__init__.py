@@ -9,7 +9,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Flask, request
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import HTTPException
 
 from workflow.engine import Clock
 from workflow.engine.calendar import WorkingCalendar
@@ -43,16 +43,18 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(MIGRATIONS))
     app.extensions["workflow_clock"] = _clock(app)
 
-    from . import api, cli
+    from . import api, appraisal, cli, ui  # noqa: F401  (appraisal adds its routes to api.bp)
 
     app.register_blueprint(api.bp)
     cli.init_app(app)
+    ui.init_app(app)
+    ui.csrf.exempt(api.bp)  # the API authenticates each call by its token, not by a cookie
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Any:
         if request.path.startswith("/api/"):
             return api.http_error(exc)
-        return exc
+        return ui.errors.http_error(exc)
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Any:
@@ -62,6 +64,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.logger.exception("unhandled error on %s %s", request.method, request.path)
         if request.path.startswith("/api/"):
             return api.error(500, "internal_error", "Something went wrong on our side; nothing was changed")
-        return InternalServerError()
+        return ui.errors.page(500)
 
     return app

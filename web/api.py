@@ -35,7 +35,7 @@ from .extensions import db
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 STATUS = {
-    "not_found": 404, "unknown_action": 404, "wrong_state": 409, "stale_version": 409,
+    "not_found": 404, "unknown_action": 404, "wrong_state": 409, "stale_version": 409, "duplicate_case": 409,
     "role_refused": 403, "four_eyes": 403, "invalid_inputs": 422, "guard_failed": 422,
     "definition_invalid": 422, "unauthorized": 401, "bad_request": 400,
 }

@@ -7,6 +7,7 @@ import signal
 import sys
 import threading
 from datetime import datetime
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import click
@@ -17,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from workflow import diagram
 from workflow.definitions import load_text, shipped_files, validate_path
-from workflow.engine import Clock, WorkflowError, publish_definition, verify_all
+from workflow.engine import Clock, WorkflowError, actor_of, appraisal, publish_definition, verify_all
 from workflow.engine.notifications import SmtpSettings, send_pending_emails
 from workflow.engine.sla import monthly_figures
 from workflow.engine.users import create_user, issue_token, user_by_name
@@ -28,6 +29,8 @@ from .extensions import db
 
 workflow_cli = AppGroup("workflow", help="Validate, publish and draw workflow definitions; run their timers.")
 calendar_cli = AppGroup("calendar", help="The working calendar: company closures on top of public holidays.")
+staff_cli = AppGroup("staff", help="The staff register: department, score-sheet template, pay, supervisor.")
+appraisal_cli = AppGroup("appraisal", help="Monthly appraisal: open a month, coefficients, export.")
 audit_cli = AppGroup("audit", help="Check the integrity of case histories.")
 users_cli = AppGroup("users", help="Manage users, roles and API tokens.")
 DIAGRAMS = Path(__file__).resolve().parent.parent / "diagrams"
@@ -242,6 +245,56 @@ def list_closures_command() -> None:
         click.echo(f"{closure.day}  {closure.reason}  ({closure.created_by})")
 
 
+@staff_cli.command("set")
+@click.argument("name")
+@click.option("--department", required=True)
+@click.option("--template", required=True, help="Score-sheet template, e.g. field_service")
+@click.option("--standard-pay", required=True, type=str, help="Standard monthly performance pay (yuan)")
+@click.option("--supervisor", required=True, help="User name of the direct supervisor")
+@click.option("--inactive", is_flag=True, help="No sheet is opened for them any more")
+def staff_set_command(name: str, department: str, template: str, standard_pay: str, supervisor: str,
+                      inactive: bool) -> None:
+    """Add an employee to the staff register, or change their entry."""
+    try:
+        appraisal.set_staff(db.session, name, department, template, Decimal(standard_pay), supervisor,
+                            active=not inactive)
+    except (WorkflowError, InvalidOperation) as exc:
+        raise click.ClickException(str(exc)) from None
+    db.session.commit()
+    click.echo(f"{name}: {department}, {template}, standard pay {standard_pay}, supervisor {supervisor}")
+
+
+@appraisal_cli.command("open-month")
+@click.option("--department", required=True)
+@click.option("--period", required=True, help="YYYY-MM")
+@click.option("--by", "actor", required=True, help="The HR user or supervisor opening the month")
+def open_month_command(department: str, period: str, actor: str) -> None:
+    """Open the month's sheet for every employee of a department."""
+    user = user_by_name(db.session, actor)
+    if user is None:
+        raise click.ClickException(f"no user {actor!r}")
+    try:
+        result = appraisal.open_month(db.session, _clock(), department, period, actor_of(user))
+    except WorkflowError as exc:
+        raise click.ClickException(str(exc)) from None
+    db.session.commit()
+    for case in result.opened:
+        click.echo(f"opened case {case.id} for {case.data['employee']}")
+    for employee, why in result.skipped:
+        click.echo(f"skipped {employee}: {why}")
+
+
+@appraisal_cli.command("export")
+@click.option("--department", required=True)
+@click.option("--period", required=True, help="YYYY-MM")
+def export_command(department: str, period: str) -> None:
+    """Print the month's results: employee, total, grade, performance pay."""
+    view = appraisal.department_month(db.session, department, period)
+    click.echo(f"{department} {period} (department coefficient {view.coefficient})")
+    for r in view.rows:
+        click.echo(f"{r.employee}\t{r.total or '-'}\t{r.grade or '-'}\t{r.performance_pay or '-'}\t{r.state}")
+
+
 def init_app(app: Flask) -> None:
-    for group in (workflow_cli, audit_cli, users_cli, calendar_cli):
+    for group in (workflow_cli, audit_cli, users_cli, calendar_cli, staff_cli, appraisal_cli):
         app.cli.add_command(group)

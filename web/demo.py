@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import timedelta
+from decimal import Decimal
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from workflow.definitions import shipped_files
 from workflow.engine import Actor, Clock, advance, open_case, publish_definition, workflow_of
+from workflow.engine.appraisal import open_month, set_staff
 from workflow.engine.users import create_user, user_by_name
 from workflow.models import Case
 
@@ -22,7 +24,8 @@ DEMO_USERS = {
     "sales": ["sales"], "salesmgr": ["sales_manager"], "gmoffice": ["gm_office"],
     "quality": ["quality_dept"], "manufacturing": ["manufacturing"], "rnd": ["rnd"],
     "deputy": ["deputy_gm"], "gm": ["gm"], "finance": ["finance"], "leader": ["company_leader"],
-    "employee": ["employee"], "supervisor": ["supervisor"], "head": ["dept_head"], "hr": ["hr"],
+    "employee": ["employee"], "technician": ["employee", "technician"], "supervisor": ["supervisor"],
+    "head": ["dept_head"], "hr": ["hr"], "clerk2": ["service_clerk"], "dispatcher": ["service_supervisor"],
     "owner": ["process_owner"], "auditor": ["auditor"], "admin": ["admin"],
 }
 
@@ -58,7 +61,7 @@ def _demo_cases(session: Session, clock: Clock) -> Iterator[str]:
 
     ret = open_case(session, clock, "return_inspection", {
         "customer": "Northwind Trading", "products": "XJ-200 × 3", "quantity": 3,
-        "reason": "Noise during operation", "application_ref": "RA-2611-001",
+        "reason": "Noise during operation",
     }, person("lead"))
     advance(session, clock, ret, "collect_opinions", person("lead"),
             {"application_ref": "RA-2611-001", "opinions": "品质办同意退货检验"})
@@ -67,8 +70,13 @@ def _demo_cases(session: Session, clock: Clock) -> Iterator[str]:
     complaint = open_case(session, clock, "complaint", {
         "customer": "Pacific Components", "market": "foreign", "order_number": "SO-88231",
         "part_number": "P-4410", "description": "Burrs on the flange; 37 of 500 rejected at incoming inspection",
-        "quantity": 500, "defective_quantity": 37,
     }, person("sales"))
     for c in (part, ret, complaint):
         definition = workflow_of(c.version).definition
         yield f"demo case {c.number or c.id}: {definition.title['en']} — {c.state}"
+
+    set_staff(session, "employee", "售后服务部", "field_service", Decimal("1500"), "supervisor")
+    set_staff(session, "technician", "售后服务部", "repair", Decimal("1200"), "supervisor")
+    period = clock.local(clock.now()).strftime("%Y-%m")
+    opened = open_month(session, clock, "售后服务部", period, person("hr"))
+    yield f"appraisal {period}: {len(opened.opened)} sheet(s) opened for 售后服务部"

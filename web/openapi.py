@@ -99,6 +99,27 @@ SCHEMAS: dict[str, Any] = {
             "prev_hash": {"type": "string"}, "hash": {"type": "string"},
         },
     },
+    "Sla": {
+        "type": "object", "required": ["workflow", "month", "cases", "timers", "late_by_state", "late"],
+        "properties": {
+            "workflow": {"type": "string"}, "month": {"type": "string"},
+            "cases": _ref("OnTimeLate"),
+            "timers": _ref("OnTimeLate"),
+            "late_by_state": {"type": "object", "additionalProperties": {"type": "integer"}},
+            "late": {"type": "array", "items": {
+                "type": "object", "required": ["case_id", "number", "timer", "due_at", "stopped_at", "held_by_state"],
+                "properties": {
+                    "case_id": {"type": "integer"}, "number": {"type": "string", "nullable": True},
+                    "timer": {"type": "string"}, "due_at": TIME, "stopped_at": TIME,
+                    "held_by_state": {"type": "string", "nullable": True},
+                },
+            }},
+        },
+    },
+    "OnTimeLate": {
+        "type": "object", "required": ["on_time", "late"],
+        "properties": {"on_time": {"type": "integer"}, "late": {"type": "integer"}},
+    },
     "Notification": {
         "type": "object", "required": ["id", "kind", "message", "created_at"],
         "properties": {
@@ -141,8 +162,11 @@ def document() -> dict[str, Any]:
                     {"name": "workflow", "in": "query", "schema": {"type": "string"}},
                     {"name": "state", "in": "query", "schema": {"type": "string"}},
                     {"name": "actionable", "in": "query", "schema": {"type": "boolean"}},
-                    {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1}},
-                    {"name": "per_page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 500}},
+                    # Lenient, like every paging parameter here: out of range is clamped, not refused.
+                    {"name": "page", "in": "query", "schema": {"type": "integer"},
+                     "description": "1-based; a smaller or unreadable value means 1"},
+                    {"name": "per_page", "in": "query", "schema": {"type": "integer"},
+                     "description": "Default API_PAGE_SIZE (50); clamped to 1..API_MAX_PAGE_SIZE (500)"},
                 ],
                 "responses": {"200": _json({"type": "object", "required": ["items", "page", "per_page", "total"],
                                             "properties": {"items": {"type": "array", "items": _ref("Case")},
@@ -177,7 +201,8 @@ def document() -> dict[str, Any]:
         }},
         "/notifications": {"get": {
             "summary": "The caller's notifications",
-            "parameters": [{"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1}},
+            "parameters": [{"name": "limit", "in": "query", "schema": {"type": "integer"},
+                            "description": "Default 20; clamped to 1..200"},
                            {"name": "unread", "in": "query", "schema": {"type": "boolean"}}],
             "responses": {"200": _json({"type": "object", "required": ["items", "unread"], "properties": {
                 "items": {"type": "array", "items": _ref("Notification")}, "unread": {"type": "integer"}}},
@@ -187,14 +212,17 @@ def document() -> dict[str, Any]:
             "summary": "Mark a notification read",
             "parameters": [{"name": "notification_id", "in": "path", "required": True,
                             "schema": {"type": "integer", "minimum": 1}}],
-            "responses": {"200": _json({"type": "object"}, "Marked"), **_errors(401, 404)},
+            "responses": {"200": _json({"type": "object", "required": ["id", "read"], "properties": {
+                "id": {"type": "integer"}, "read": {"type": "boolean", "enum": [True]}}}, "Marked"),
+                **_errors(401, 404)},
         }},
         "/sla": {"get": {
             "summary": "On-time and late figures of a workflow for a month",
-            "parameters": [{"name": "workflow", "in": "query", "required": True, "schema": {"type": "string"}},
+            "parameters": [{"name": "workflow", "in": "query", "required": True,
+                            "schema": {"type": "string", "minLength": 1}},
                            {"name": "month", "in": "query", "required": True,
                             "schema": {"type": "string", "pattern": "^[0-9]{4}-(0[1-9]|1[0-2])$"}}],
-            "responses": {"200": _json({"type": "object"}, "The figures"), **_errors(400, 401, 404)},
+            "responses": {"200": _json(_ref("Sla"), "The figures"), **_errors(400, 401, 404)},
         }},
     }
     return {
@@ -202,7 +230,57 @@ def document() -> dict[str, Any]:
         "info": {"title": "After-sales workflow service", "version": "1"},
         "servers": [{"url": "/api/v1"}],
         "security": [{"bearer": []}],
-        "paths": paths,
+        "paths": {**paths, **_appraisal_paths()},
         "components": {"schemas": SCHEMAS,
                        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+    }
+
+
+def _appraisal_paths() -> dict[str, Any]:
+    month = [{"name": "department", "in": "path", "required": True, "schema": {"type": "string"}},
+             {"name": "period", "in": "path", "required": True, "schema": {"type": "string"}}]
+    evidence = {"type": "object", "required": ["id", "person", "period", "status"],
+                "properties": {"id": {"type": "integer"}, "person": {"type": "string"},
+                               "period": {"type": "string"}, "status": {"type": "string"},
+                               "item": {"type": "string", "nullable": True}}}
+    return {
+        "/appraisal/months": {"post": {
+            "summary": "Open the month's sheets for every employee of a department",
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "required": ["department", "period"],
+                "properties": {"department": {"type": "string"}, "period": {"type": "string"}}}}}},
+            "responses": {"201": _json({"type": "object"}, "Opened and skipped sheets"),
+                          **_errors(400, 401, 403, 404)},
+        }},
+        "/appraisal/departments/{department}/months/{period}": {"get": {
+            "summary": "A department's sheets of a month: totals, grades, distribution, performance pay",
+            "parameters": month,
+            "responses": {"200": _json({"type": "object"}, "The month"), **_errors(401, 403, 404)},
+        }},
+        "/appraisal/departments/{department}/months/{period}/coefficient": {"put": {
+            "summary": "Set the department coefficient of a month (HR)", "parameters": month,
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "properties": {"coefficient": {"type": "number"}}}}}},
+            "responses": {"200": _json({"type": "object"}, "The month"), **_errors(400, 401, 403, 404, 422)},
+        }},
+        "/appraisal/departments/{department}/months/{period}/export.csv": {"get": {
+            "summary": "The month's results as CSV", "parameters": month,
+            "responses": {"200": {"description": "CSV", "content": {"text/csv": {"schema": {"type": "string"}}}},
+                          **_errors(401, 403, 404)},
+        }},
+        "/cases/{case_id}/evidence": {"get": {
+            "summary": "Deductions proposed for an appraisal sheet", "parameters": [CASE_ID],
+            "responses": {"200": _json({"type": "object", "required": ["items"], "properties": {
+                "items": {"type": "array", "items": evidence}}}, "Proposals"), **_errors(401, 404)},
+        }},
+        "/cases/{case_id}/evidence/{evidence_id}": {"post": {
+            "summary": "Accept (naming the sheet item) or reject a proposed deduction",
+            "parameters": [CASE_ID, {"name": "evidence_id", "in": "path", "required": True,
+                                     "schema": {"type": "integer", "minimum": 1}}],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "required": ["decision"],
+                "properties": {"decision": {"type": "string", "enum": ["accept", "reject"]},
+                               "item": {"type": "string"}}}}}},
+            "responses": {"200": _json(evidence, "The decided proposal"), **_errors(400, 401, 403, 404, 409, 422)},
+        }},
     }

@@ -13,12 +13,16 @@ from typing import Any
 
 from simpleeval import SimpleEval
 
+
 def _sheet_result(key: str) -> Any:
     """An accessor of a scored sheet's result, e.g. total(sheet); None while the sheet is not scored."""
 
     def read(sheet: Any) -> Any:
         value = (sheet or {}).get("result", {}).get(key)
-        return Decimal(value) if key in ("total", "pay_coefficient") and value is not None else value
+        if value is None:
+            return None
+        # Grades are enum choices, which are lower-case names ('a'); totals and coefficients are decimals.
+        return value.lower() if key == "grade" else Decimal(value)
 
     return read
 

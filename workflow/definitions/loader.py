@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import re
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, TypeGuard
+from typing import Any, TypeGuard, TypeVar
 from zoneinfo import ZoneInfo
 
 import yaml
@@ -26,7 +27,7 @@ from .schema import (
     NOTICES,
     SYSTEM_ROLE,
     Deadline,
-    Series,
+    DeductionProposal,
     Definition,
     Duration,
     Event,
@@ -35,12 +36,14 @@ from .schema import (
     InputSpec,
     NumberSpec,
     Ref,
+    Series,
     StateSpec,
     TimerSpec,
     TransitionSpec,
 )
 
 SHIPPED_DIR = Path(__file__).parent
+T = TypeVar("T")
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _DURATION = re.compile(r"^\s*(\d+)\s*(h|d|wd|wh)\s*$")
 _NUMBER_TOKEN = re.compile(r"\{([^{}]*)\}")
@@ -113,13 +116,19 @@ def _build(node: yaml.Node, loader: yaml.SafeLoader, dupes: list[tuple[int, str]
 # --- the checker -------------------------------------------------------------------------------
 
 TOP_KEYS = {
-    "key", "title", "source", "roles", "open_roles", "unique", "series", "number", "fields", "states",
-    "transitions", "timers",
+    "key", "title", "source", "roles", "open_roles", "open_guards", "unique", "series", "number", "fields",
+    "states", "transitions", "timers",
 }
-FIELD_KEYS = {"type", "label", "required", "min", "max", "choices", "default", "ref", "template_field", "computed"}
+FIELD_KEYS = {
+    "type", "label", "required", "min", "max", "pattern", "choices", "default", "ref", "template_field", "computed",
+}
 INPUT_KEYS = (FIELD_KEYS - {"default", "computed"}) | {"name", "field"}
 STATE_KEYS = {"label", "initial", "final"}
-TRANSITION_KEYS = {"name", "from", "to", "roles", "four_eyes", "assignee_field", "label", "inputs", "guards"}
+TRANSITION_KEYS = {
+    "name", "from", "to", "roles", "four_eyes", "assignee_field", "label", "inputs", "guards", "effects",
+}
+EFFECT_KEYS = {"propose_deduction"}
+PROPOSAL_KEYS = {"person", "reason", "when"}
 GUARD_KEYS = {"when", "field", "message"}
 TIMER_KEYS = {
     "name", "label", "start", "stop", "when", "duration", "deadline", "warn_before", "on_expiry", "on_late_stop",
@@ -239,6 +248,15 @@ def _check_field(c: _Checker, name: str, raw: LMap, line: int, what: str, allowe
             ref = Ref(r["workflow"], c.boolean(r, "final", f"{what}.ref"))
         if ftype != "string":
             c.add(c.at(m, "ref"), "bad_field", f"{what}: only a string field can refer to another case")
+    pattern = m.get("pattern")
+    if pattern is not None:
+        try:
+            if ftype not in ("string", "text") or not isinstance(pattern, str):
+                raise re.error("a pattern is text, on a string or text field")
+            re.compile(pattern)
+        except re.error as exc:
+            c.add(c.at(m, "pattern"), "bad_field", f"{what}: pattern {pattern!r} is not usable: {exc}")
+            return None
     template_field = m.get("template_field")
     if (ftype == "scoresheet") != ("template_field" in m):
         c.add(c.at(m, "template_field") if "template_field" in m else m.line, "bad_field",
@@ -252,7 +270,7 @@ def _check_field(c: _Checker, name: str, raw: LMap, line: int, what: str, allowe
     spec = FieldSpec(
         name=name, type=ftype, label=label, required=c.boolean(m, "required", what, default=False),
         min=m.get("min"), max=m.get("max"), choices=choices, ref=ref, line=line,
-        template_field=template_field, computed=computed,
+        template_field=template_field, computed=computed, pattern=pattern,
     )
     for bound in ("min", "max"):
         value = m.get(bound)
@@ -309,6 +327,70 @@ def _known_field(c: _Checker, fields: dict[str, FieldSpec], raw_fields: Any, nam
     return False
 
 
+def _guards(
+    c: _Checker, raw_guards: Any, what: str, fields: set[str], input_names: set[str], context: tuple[str, ...]
+) -> list[GuardSpec]:
+    guards: list[GuardSpec] = []
+    if raw_guards is not None and not isinstance(raw_guards, LList):
+        c.add(getattr(raw_guards, "line", 0), "bad_value", f"the guards of {what} must be a list")
+        return guards
+    for raw_guard, gline in zip(raw_guards or [], getattr(raw_guards, "item_lines", []), strict=True):
+        gm = c.mapping(raw_guard, gline, f"a guard of {what}", GUARD_KEYS, {"when", "message"})
+        if gm is None:
+            continue
+        expr = gm.get("when")
+        if not isinstance(expr, str):
+            c.add(c.at(gm, "when"), "guard_syntax", f"a guard of {what} must be an expression in text")
+            continue
+        try:
+            expressions.check(expr, fields | input_names, context)
+        except expressions.ExpressionError as exc:
+            c.add(c.at(gm, "when"), exc.code, f"{what}: {exc}")
+            continue
+        gfield = gm.get("field")
+        if gfield is not None and gfield not in input_names | fields:
+            c.add(c.at(gm, "field"), "unknown_field", f"a guard of {what} points at unknown input {gfield!r}")
+        guards.append(GuardSpec(
+            when=expr, field=gfield, line=c.at(gm, "when"),
+            message=c.label(gm.get("message"), c.at(gm, "message"), f"a guard message of {what}"),
+            uses_inputs=bool(expressions.names_used(expr, context) & input_names),
+        ))
+    return guards
+
+
+def _effects(
+    c: _Checker, m: LMap, what: str, fields: dict[str, FieldSpec], raw_fields: Any, context: tuple[str, ...]
+) -> list[DeductionProposal]:
+    raw = m.get("effects")
+    if raw is None:
+        return []
+    if not isinstance(raw, LList):
+        c.add(c.at(m, "effects"), "bad_value", f"{what} effects must be a list")
+        return []
+    proposals = []
+    for item, line in zip(raw, raw.item_lines, strict=True):
+        em = c.mapping(item, line, f"an effect of {what}", EFFECT_KEYS, EFFECT_KEYS)
+        if em is None or "propose_deduction" not in em:
+            continue
+        pm = c.mapping(em["propose_deduction"], c.at(em, "propose_deduction"), f"{what} propose_deduction",
+                       PROPOSAL_KEYS, {"person", "reason"})
+        if pm is None or not _known_field(c, fields, raw_fields, pm.get("person"), c.at(pm, "person"),
+                                          f"{what} propose_deduction person"):
+            continue
+        when = pm.get("when")
+        if when is not None:
+            try:
+                expressions.check(str(when), set(fields), context)
+            except expressions.ExpressionError as exc:
+                c.add(c.at(pm, "when"), exc.code, f"{what} propose_deduction when: {exc}")
+                continue
+        proposals.append(DeductionProposal(
+            person=pm["person"], reason=c.label(pm.get("reason"), c.at(pm, "reason"), f"{what} reason"),
+            when=when,
+        ))
+    return proposals
+
+
 def _notice(c: _Checker, m: LMap, what: str) -> str | None:
     value = m.get("notice")
     if value is not None and value not in NOTICES:
@@ -359,8 +441,8 @@ def _parse(c: _Checker, doc: Any, expected_key: str | None) -> Definition | None
             keys = [k for k, line in c.names_list(sm.get("key"), c.at(sm, "key"), "series key")
                     if _known_field(c, fields, raw_fields, k, line, "series key")]
             period = sm.get("period")
-            if _known_field(c, fields, raw_fields, period, c.at(sm, "period"), "series period"):
-                series = Series(tuple(keys), period)
+            if _known_field(c, fields, raw_fields, period, c.at(sm, "period"), "series period") and keys:
+                series = Series(tuple(keys), str(period))
     context = CONTEXT_FUNCTIONS if series else ()
     for spec in fields.values():
         if spec.template_field is not None:
@@ -370,6 +452,7 @@ def _parse(c: _Checker, doc: Any, expected_key: str | None) -> Definition | None
                 expressions.check(spec.computed, set(fields), context)
             except expressions.ExpressionError as exc:
                 c.add(spec.line, exc.code, f"field {spec.name!r} computed: {exc}")
+    open_guards = _guards(c, top.get("open_guards"), "opening a case", set(fields), set(), context)
     unique = []
     if "unique" in top:
         unique = [k for k, line in c.names_list(top["unique"], c.at(top, "unique"), "unique")
@@ -494,30 +577,8 @@ def _parse(c: _Checker, doc: Any, expected_key: str | None) -> Definition | None
                 if spec:
                     inputs.append(InputSpec(iname, spec, required, to_case=False))
         input_names = {i.name for i in inputs}
-        guards: list[GuardSpec] = []
-        raw_guards = m.get("guards", LList())
-        for raw_guard, gline in zip(raw_guards if isinstance(raw_guards, LList) else [],
-                                    getattr(raw_guards, "item_lines", []), strict=True):
-            gm = c.mapping(raw_guard, gline, f"a guard of {what}", GUARD_KEYS, {"when", "message"})
-            if gm is None:
-                continue
-            expr = gm.get("when")
-            if not isinstance(expr, str):
-                c.add(c.at(gm, "when"), "guard_syntax", f"a guard of {what} must be an expression in text")
-                continue
-            try:
-                expressions.check(expr, set(fields) | input_names, context)
-            except expressions.ExpressionError as exc:
-                c.add(c.at(gm, "when"), exc.code, f"{what}: {exc}")
-                continue
-            gfield = gm.get("field")
-            if gfield is not None and gfield not in input_names | set(fields):
-                c.add(c.at(gm, "field"), "unknown_field", f"a guard of {what} points at unknown input {gfield!r}")
-            guards.append(GuardSpec(
-                when=expr, field=gfield, line=c.at(gm, "when"),
-                message=c.label(gm.get("message"), c.at(gm, "message"), f"a guard message of {what}"),
-                uses_inputs=bool(expressions.names_used(expr, context) & input_names),
-            ))
+        guards = _guards(c, m.get("guards"), what, set(fields), input_names, context)
+        proposals = _effects(c, m, what, fields, raw_fields, context)
         assignee = m.get("assignee_field")
         if assignee is not None and not _known_field(c, fields, raw_fields, assignee, c.at(m, "assignee_field"),
                                                      f"{what} assignee_field"):
@@ -525,6 +586,7 @@ def _parse(c: _Checker, doc: Any, expected_key: str | None) -> Definition | None
         transitions[tname] = TransitionSpec(
             name=tname, sources=tuple(sources), dest=dest if isinstance(dest, str) else "",
             roles=tuple(t_roles), four_eyes=c.boolean(m, "four_eyes", what), assignee_field=assignee,
+            proposals=tuple(proposals),
             label=c.label(m.get("label"), c.at(m, "label"), f"{what} label"),
             inputs=tuple(inputs), guards=tuple(guards), line=tline,
         )
@@ -674,14 +736,17 @@ def _parse(c: _Checker, doc: Any, expected_key: str | None) -> Definition | None
     return Definition(
         key=key, title=title, roles=roles, fields=fields, states=states, transitions=transitions,
         timers=tuple(timers), number=number, source=top.get("source"), open_roles=tuple(open_roles),
-        unique=tuple(unique), series=series,
+        unique=tuple(unique), series=series, open_guards=tuple(open_guards),
     )
 
 
-def parse(
-    text: str, filename: str = "<text>", expected_key: str | None = None
-) -> tuple[Definition | None, list[Problem]]:
-    """Parse and validate one definition. Returns (definition, []) or (None, problems)."""
+def read_checked(
+    text: str, filename: str, build: Callable[[_Checker, Any], T | None]
+) -> tuple[T | None, list[Problem]]:
+    """Read YAML keeping every line number, then let `build` check and construct the object.
+
+    Returns (object, []) or (None, problems sorted by line). Shared by every YAML format of the service.
+    """
     c = _Checker(filename)
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
@@ -704,9 +769,16 @@ def parse(
         return None, c.problems
     for line, key in dupes:
         c.add(line, "duplicate_key", f"key {key!r} appears twice in the same mapping; the first would be lost")
-    definition = _parse(c, doc, expected_key)
+    built = build(c, doc)
     c.problems.sort(key=lambda p: p.line)
-    return (definition if not c.problems else None), c.problems
+    return (built if not c.problems else None), c.problems
+
+
+def parse(
+    text: str, filename: str = "<text>", expected_key: str | None = None
+) -> tuple[Definition | None, list[Problem]]:
+    """Parse and validate one definition. Returns (definition, []) or (None, problems)."""
+    return read_checked(text, filename, lambda c, doc: _parse(c, doc, expected_key))
 
 
 def load_text(text: str, filename: str = "<text>", expected_key: str | None = None) -> Definition:

@@ -39,6 +39,7 @@ class FieldSpec:
     choices: dict[str, Label] | None = None
     default: Any = None
     ref: Ref | None = None
+    pattern: str | None = None  # string/text only: a regular expression the whole value must match
     template_field: str | None = None  # scoresheet only: the field naming the sheet's template
     computed: str | None = None  # an expression the engine evaluates after every move; never an input
     line: int = 0
@@ -72,6 +73,15 @@ class GuardSpec:
 
 
 @dataclass(frozen=True)
+class DeductionProposal:
+    """An effect of a transition: propose a deduction on the monthly sheet of the person named in `person`."""
+
+    person: str
+    reason: Label
+    when: str | None = None
+
+
+@dataclass(frozen=True)
 class StateSpec:
     name: str
     label: Label
@@ -91,6 +101,7 @@ class TransitionSpec:
     assignee_field: str | None = None  # only the person named in this case field may take it
     inputs: tuple[InputSpec, ...] = ()
     guards: tuple[GuardSpec, ...] = ()
+    proposals: tuple[DeductionProposal, ...] = ()
     line: int = 0
 
     @property
@@ -169,6 +180,7 @@ class Definition:
     source: str | None = None
     open_roles: tuple[str, ...] = ()  # empty: whoever may take a step out of the initial state
     unique: tuple[str, ...] = ()  # fields whose values together may open only one case
+    open_guards: tuple[GuardSpec, ...] = ()  # conditions on the data a case is opened with
     series: Series | None = None
     _outgoing: dict[str, tuple[TransitionSpec, ...]] = field(default_factory=dict, compare=False, repr=False)
 
@@ -185,3 +197,15 @@ class Definition:
 
     def transitions_from(self, state: str) -> tuple[TransitionSpec, ...]:
         return self._outgoing.get(state, ())
+
+    @property
+    def opening_fields(self) -> tuple[FieldSpec, ...]:
+        """What may be given when a case is opened: the required fields, and those no step asks for.
+
+        A field that a step enters (an R&D opinion, a decision) belongs to whoever takes that step.
+        """
+        entered_later = {i.name for t in self.transitions.values() for i in t.inputs if i.to_case}
+        return tuple(
+            f for f in self.fields.values()
+            if f.computed is None and (f.required or f.name not in entered_later)
+        )

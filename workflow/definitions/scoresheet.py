@@ -40,9 +40,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from .loader import DefinitionInvalid, LList, LMap, Problem, _build, _Checker
+from .loader import DefinitionInvalid, LList, LMap, Problem, _Checker, read_checked
 from .schema import Label
 
 SCORESHEETS_DIR = Path(__file__).parent / "scoresheets"
@@ -312,31 +310,7 @@ def parse_scoresheet(
     text: str, filename: str = "<text>", expected_key: str | None = None
 ) -> tuple[ScoreSheet | None, list[Problem]]:
     """Parse and validate one score sheet. Returns (sheet, []) or (None, problems)."""
-    c = _Checker(filename)
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        reason = " ".join(filter(None, [exc.context, exc.problem]))
-        c.add(mark.line + 1 if mark else 1, "yaml_syntax", f"not valid YAML: {reason}")
-        return None, c.problems
-    except yaml.YAMLError as exc:
-        c.add(1, "yaml_syntax", f"not valid YAML: {exc}")
-        return None, c.problems
-    if node is None:
-        c.add(1, "yaml_syntax", "the file is empty")
-        return None, c.problems
-    dupes: list[tuple[int, str]] = []
-    try:
-        doc = _build(node, yaml.SafeLoader(""), dupes)
-    except yaml.YAMLError as exc:
-        c.add(1, "yaml_syntax", f"not valid YAML: {exc}")
-        return None, c.problems
-    for line, dkey in dupes:
-        c.add(line, "duplicate_key", f"key {dkey!r} appears twice in the same mapping; the first would be lost")
-    sheet = _sheet(c, doc, expected_key)
-    c.problems.sort(key=lambda p: p.line)
-    return (sheet if not c.problems else None), c.problems
+    return read_checked(text, filename, lambda c, doc: _sheet(c, doc, expected_key))
 
 
 def validate_scoresheet(path: Path | str) -> list[Problem]:

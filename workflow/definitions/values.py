@@ -6,13 +6,13 @@ amount loses a cent), and handed to guards as typed Python values.
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from .schema import FieldSpec
-
 
 # What a supervisor records on a score sheet (the engine adds the computed "result").
 SCORESHEET_KEYS = {"occurrences", "bands", "goal_scores", "adjustments"}
@@ -117,6 +117,8 @@ def coerce(spec: FieldSpec, raw: Any, tz: ZoneInfo) -> Any:
     """Check `raw` against `spec` and return the typed value; raise InvalidValue with the reason."""
     value = _parse(spec, raw, tz)
     _bounds(spec, value)
+    if spec.pattern is not None and not re.fullmatch(spec.pattern, value):
+        raise InvalidValue(f"does not have the expected form ({spec.pattern})", f"格式不正确（{spec.pattern}）")
     return value
 
 

@@ -30,7 +30,7 @@ from .errors import (
 )
 from .machines import Workflow
 from .publishing import current_workflow, workflow_of
-from .users import Actor
+from .users import READ_ONLY_ROLES, Actor, refuse_read_only
 
 CREATE_ACTION = "create"
 Messages = dict[str, str]
@@ -102,7 +102,7 @@ def _check_values(
 
 
 def _as_inputs(definition: Definition) -> list[InputSpec]:
-    return [InputSpec(f.name, f, f.required, to_case=True) for f in definition.fields.values() if f.computed is None]
+    return [InputSpec(f.name, f, f.required, to_case=True) for f in definition.opening_fields]
 
 
 def opener_roles(definition: Definition) -> frozenset[str]:
@@ -118,6 +118,7 @@ def open_case(
     session: Session, clock: Clock, key: str, data: dict[str, Any], actor: Actor, comment: str | None = None
 ) -> Case:
     """Open a case on the latest version of workflow `key`; history row 1 records the creation."""
+    refuse_read_only(actor)
     version, workflow = current_workflow(session, key)
     definition = workflow.definition
     openers = opener_roles(definition)
@@ -128,11 +129,17 @@ def open_case(
         )
     if not isinstance(data, dict):
         raise InvalidInputs("data must be an object", "data 必须是对象")
-    defaults = {name: spec.default for name, spec in definition.fields.items() if spec.default is not None}
-    typed = _check_values(session, clock, _as_inputs(definition), {**defaults, **data}, "data")
-    derived.score_sheets(definition, typed, {})
+    typed = _check_values(session, clock, _as_inputs(definition), data, "data")
+    derived.score_sheets(session, definition, typed, data)
+    names = {**{n: values.from_json(f, None) for n, f in definition.fields.items()}, **typed, **_context(clock)}
+    for guard in definition.open_guards:
+        if not expressions.evaluate(guard.when, names):
+            fields = {guard.field: guard.message} if guard.field else {}
+            raise GuardFailed(guard.message["en"], guard.message["zh"], fields)
     now = clock.now()
-    stored = {name: values.to_json(v) for name, v in typed.items()}
+    # Defaults are the definition's, not the opener's: they apply to later steps' fields too.
+    defaults = {name: spec.default for name, spec in definition.fields.items() if spec.default is not None}
+    stored = {**defaults, **{name: values.to_json(v) for name, v in typed.items()}}
     stored = derived.recompute(session, definition, stored, _context(clock))
     case = Case(
         workflow_key=definition.key, version_id=version.id, version=version, state=definition.initial_state,
@@ -187,6 +194,8 @@ def may_take(
     """Whether `actor` may take `transition` now, judged before any input is given."""
     if case.state not in transition.sources or not actor.roles & set(transition.roles):
         return False
+    if actor.roles & READ_ONLY_ROLES:
+        return False
     if _assignee_refusal(transition, case, actor) or (transition.four_eyes and entered == actor.name):
         return False
     names = _guard_names(definition, case, clock, {})
@@ -231,6 +240,7 @@ def advance(
             f"'{transition.label['en']}' cannot be taken while the case is '{state_label['en']}'",
             f"案件处于“{state_label['zh']}”，不能执行“{transition.label['zh']}”",
         )
+    refuse_read_only(actor)
     if not actor.roles & set(transition.roles):
         who = ", ".join(transition.roles)
         raise RoleRefused(
@@ -245,7 +255,7 @@ def advance(
             f"案件由您提交至“{state_label['zh']}”，“{transition.label['zh']}”须由他人执行",
         )
     typed_inputs = _check_values(session, clock, list(transition.inputs), inputs or {}, "inputs")
-    derived.score_sheets(definition, typed_inputs, case.data)
+    derived.score_sheets(session, definition, typed_inputs, case.data)
     names = _guard_names(definition, case, clock, typed_inputs)
     functions = derived.series_functions(session, definition, case.data)
     for guard in transition.guards:
@@ -286,4 +296,5 @@ def advance(
         session, clock, definition, case, action=action, from_state=from_state, to_state=dest, at=now,
         typed_data=typed_data(definition, case.data),
     )
+    derived.propose_deductions(session, clock, definition, transition, case, now)
     return entry

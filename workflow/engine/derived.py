@@ -9,21 +9,28 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ..definitions import Definition, expressions, values
+from ..definitions import Definition, TransitionSpec, expressions, values
 from ..definitions.scoresheet import shipped_scoresheets
-from ..models import Case, CaseKey
+from ..models import Case, CaseKey, Evidence
 from . import scoring
+from .clock import Clock
 from .errors import DuplicateCase, InvalidInputs
 
 
-def score_sheets(definition: Definition, typed_inputs: dict[str, Any], data: dict[str, Any]) -> None:
-    """Score every scoresheet among `typed_inputs` against its template, in place; refuse incomplete sheets."""
+def score_sheets(
+    session: Session, definition: Definition, typed_inputs: dict[str, Any], data: dict[str, Any]
+) -> None:
+    """Score every scoresheet among `typed_inputs` against its template, in place; refuse incomplete sheets.
+
+    Deductions accepted from evidence for the sheet's person and month count as occurrences too.
+    """
     problems: dict[str, dict[str, str]] = {}
     for name, recorded in list(typed_inputs.items()):
         spec = definition.fields.get(name)
@@ -35,9 +42,17 @@ def score_sheets(definition: Definition, typed_inputs: dict[str, Any], data: dic
         if sheet is None:
             problems[name] = {"en": f"no score-sheet template {template!r}", "zh": f"没有考核表模板 {template!r}"}
             continue
+        occurrences = dict(recorded.get("occurrences") or {})
+        if definition.series is not None:
+            person, period = data.get(definition.series.key[0]), data.get(definition.series.period)
+            from_evidence = accepted_occurrences(session, person, period)
+            for item, count in from_evidence.items():
+                occurrences[item] = int(occurrences.get(item, 0)) + count
+            if from_evidence:
+                recorded = {**recorded, "from_evidence": from_evidence}
         try:
             result = scoring.score_sheet(
-                sheet, occurrences=recorded.get("occurrences"), goal_scores=recorded.get("goal_scores"),
+                sheet, occurrences=occurrences, goal_scores=recorded.get("goal_scores"),
                 band_choices=_bands(recorded.get("bands")), adjustments=recorded.get("adjustments") or (),
             )
         except (scoring.ScoringError, TypeError, AttributeError) as exc:
@@ -126,3 +141,33 @@ def claim_unique(session: Session, definition: Definition, case: Case) -> None:
             session.add(CaseKey(workflow_key=definition.key, value=key, case_id=case.id))
     except IntegrityError:
         raise error from None
+
+
+def propose_deductions(
+    session: Session, clock: Clock, definition: Definition, transition: TransitionSpec, case: Case, at: datetime
+) -> list[Evidence]:
+    """Carry out a transition's propose_deduction effects: one proposal per person it names."""
+    made = []
+    names: dict[str, Any] = {n: values.from_json(f, case.data.get(n)) for n, f in definition.fields.items()}
+    for proposal in transition.proposals:
+        person = case.data.get(proposal.person)
+        if not person or (proposal.when and not expressions.evaluate(proposal.when, names)):
+            continue
+        evidence = Evidence(
+            person=person, period=clock.local(at).strftime("%Y-%m"), source_case_id=case.id,
+            source_action=transition.name, reason=proposal.reason, created_at=at,
+        )
+        session.add(evidence)
+        made.append(evidence)
+    session.flush()
+    return made
+
+
+def accepted_occurrences(session: Session, person: str | None, period: str | None) -> dict[str, int]:
+    """How often each sheet item was accepted from evidence for that person and month."""
+    counts: dict[str, int] = {}
+    for item in session.scalars(select(Evidence.item).where(
+            Evidence.person == person, Evidence.period == period, Evidence.status == "accepted")):
+        if item:
+            counts[item] = counts.get(item, 0) + 1
+    return counts

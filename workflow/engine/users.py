@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from ..definitions.schema import SYSTEM_ROLE
 from ..models import User, UserRole
-from .errors import WorkflowError
+from .errors import RoleRefused, WorkflowError
 
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 
@@ -32,6 +32,14 @@ class Actor:
 
 
 SYSTEM = Actor(SYSTEM_ROLE, frozenset({SYSTEM_ROLE}))
+# PROCESSES glossary: an auditor reads everything and changes nothing, whatever other roles they hold.
+READ_ONLY_ROLES = frozenset({"auditor"})
+
+
+def refuse_read_only(actor: Actor) -> None:
+    """Raise RoleRefused for an actor whose roles make them a reader only."""
+    if actor.roles & READ_ONLY_ROLES:
+        raise RoleRefused("Auditors read everything and change nothing", "审计员只能查看，不能更改")
 
 
 def actor_of(user: User) -> Actor:

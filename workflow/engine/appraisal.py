@@ -1,0 +1,198 @@
+"""The monthly appraisal beyond its route: the staff register, opening a month, the department's view
+with grades and performance pay, and evidence from other cases proposed as deductions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..definitions.scoresheet import shipped_scoresheets
+from ..models import Case, DepartmentCoefficient, Evidence, StaffMember
+from . import history, scoring
+from .cases import open_case
+from .clock import Clock
+from .errors import DuplicateCase, InvalidInputs, NotFound, RoleRefused, WrongState
+from .publishing import workflow_of
+from .users import Actor, refuse_read_only, user_by_name
+
+WORKFLOW = "appraisal"
+
+
+def set_staff(
+    session: Session, name: str, department: str, template: str, standard_pay: Decimal, supervisor: str,
+    active: bool = True,
+) -> StaffMember:
+    """Add or change an employee's entry in the staff register."""
+    if user_by_name(session, name) is None:
+        raise NotFound(f"no user {name!r}", f"没有用户 {name!r}")
+    if template not in shipped_scoresheets():
+        raise InvalidInputs(f"no score-sheet template {template!r}", f"没有考核表模板 {template!r}",
+                            {"template": {"en": "unknown template", "zh": "未知模板"}})
+    if supervisor == name:
+        raise InvalidInputs(
+            "Nobody supervises themselves: the sheet could never be countersigned", "员工不能做自己的直接主管",
+            {"supervisor": {"en": "must be someone else", "zh": "须为他人"}},
+        )
+    member = session.get(StaffMember, name) or StaffMember(user_name=name)
+    member.department, member.template, member.standard_pay = department, template, Decimal(str(standard_pay))
+    member.supervisor, member.active = supervisor, active
+    session.add(member)
+    session.flush()
+    return member
+
+
+@dataclass
+class OpenedMonth:
+    opened: list[Case] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (employee, why)
+
+
+def open_month(session: Session, clock: Clock, department: str, period: str, actor: Actor) -> OpenedMonth:
+    """Open the month's sheet for every active employee of `department`, each with their template."""
+    staff = session.scalars(
+        select(StaffMember).where(StaffMember.department == department, StaffMember.active.is_(True))
+        .order_by(StaffMember.user_name)
+    ).all()
+    if not staff:
+        raise NotFound(f"nobody works in {department!r}", f"部门 {department!r} 没有员工")
+    result = OpenedMonth()
+    for member in staff:
+        data = {"employee": member.user_name, "supervisor": member.supervisor, "department": department,
+                "period": period, "template": member.template}
+        try:
+            with session.begin_nested():
+                result.opened.append(open_case(session, clock, WORKFLOW, data, actor))
+        except DuplicateCase:
+            result.skipped.append((member.user_name, "a sheet for this month exists already"))
+    return result
+
+
+def set_coefficient(
+    session: Session, clock: Clock, department: str, period: str, coefficient: Decimal, actor: Actor
+) -> None:
+    """Record the department coefficient of a month (HR's figure)."""
+    if "hr" not in actor.roles:
+        raise RoleRefused("Only HR sets the department coefficient", "只有人力资源部可以设定部门系数")
+    if not Decimal("0") < Decimal(str(coefficient)) <= Decimal("3"):
+        raise InvalidInputs("The coefficient must be above 0 and at most 3", "部门系数须大于0且不超过3",
+                            {"coefficient": {"en": "must be above 0 and at most 3", "zh": "须大于0且不超过3"}})
+    row = session.get(DepartmentCoefficient, (department, period)) or DepartmentCoefficient(
+        department=department, period=period)
+    row.coefficient, row.set_by, row.set_at = Decimal(str(coefficient)), actor.name, clock.now()
+    session.add(row)
+    session.flush()
+
+
+@dataclass(frozen=True)
+class SheetRow:
+    employee: str
+    case_id: int
+    number: str | None
+    state: str
+    total: Decimal | None
+    grade: str | None
+    pay_coefficient: Decimal | None
+    standard_pay: Decimal | None
+    performance_pay: Decimal | None
+    performance_report_required: bool
+    interview_recorded: bool
+
+
+@dataclass(frozen=True)
+class MonthView:
+    department: str
+    period: str
+    coefficient: Decimal
+    rows: tuple[SheetRow, ...]
+    distribution: dict[str, scoring.GradeShare]
+
+
+def department_month(session: Session, department: str, period: str) -> MonthView:
+    """All sheets of a department's month with totals, grades, the distribution and the performance pay."""
+    cases = session.scalars(
+        select(Case).where(
+            Case.workflow_key == WORKFLOW, Case.data["department"].as_string() == department,
+            Case.data["period"].as_string() == period,
+        ).order_by(Case.id)
+    ).all()
+    staff = {m.user_name: m for m in session.scalars(select(StaffMember).where(StaffMember.department == department))}
+    found = session.get(DepartmentCoefficient, (department, period))
+    coefficient = found.coefficient if found else Decimal("1")
+    scored = [c for c in cases if c.data.get("total_score") is not None and c.data["employee"] in staff]
+    pays = scoring.performance_pay(
+        [(staff[c.data["employee"]].standard_pay, Decimal(c.data["total_score"])) for c in scored], coefficient
+    ) if scored else []
+    pay_of = {c.id: p for c, p in zip(scored, pays, strict=True)}
+    rows = []
+    for case in cases:
+        d = case.data
+        member = staff.get(d["employee"])
+        rows.append(SheetRow(
+            employee=d["employee"], case_id=case.id, number=case.number, state=case.state,
+            total=Decimal(d["total_score"]) if d.get("total_score") is not None else None,
+            grade=d.get("grade", "").upper() or None,
+            pay_coefficient=Decimal(d["pay_coefficient"]) if d.get("pay_coefficient") is not None else None,
+            standard_pay=member.standard_pay if member else None, performance_pay=pay_of.get(case.id),
+            performance_report_required=bool(d.get("performance_report_required")),
+            interview_recorded=bool(d.get("interview_record")),
+        ))
+    distribution = scoring.grade_distribution(r.grade for r in rows if r.grade)
+    return MonthView(department, period, coefficient, tuple(rows), distribution)
+
+
+# --- evidence ------------------------------------------------------------------------------------
+
+
+def evidence_for(session: Session, sheet: Case) -> list[Evidence]:
+    """The proposals for the person and month of an appraisal sheet."""
+    return list(session.scalars(
+        select(Evidence).where(Evidence.person == sheet.data.get("employee"),
+                               Evidence.period == sheet.data.get("period")).order_by(Evidence.id)
+    ))
+
+
+def decide_evidence(
+    session: Session, clock: Clock, sheet: Case, evidence_id: int, actor: Actor, accept: bool, item: str | None,
+) -> Evidence:
+    """The sheet's supervisor accepts a proposal (naming the sheet item it deducts) or rejects it."""
+    refuse_read_only(actor)
+    evidence = session.get(Evidence, evidence_id)
+    if evidence is None or sheet.workflow_key != WORKFLOW or evidence.person != sheet.data.get("employee") \
+            or evidence.period != sheet.data.get("period"):
+        raise NotFound("no such proposal on this sheet", "本考核表没有此项建议扣分")
+    if "supervisor" not in actor.roles or sheet.data.get("supervisor") != actor.name:
+        raise RoleRefused("Only the sheet's supervisor decides on proposed deductions",
+                          "只有本考核表的直接主管可以处理建议扣分")
+    if evidence.status != "proposed":
+        raise WrongState(f"This proposal was {evidence.status} already", f"此建议已处理（{evidence.status}）")
+    definition = workflow_of(sheet.version).definition
+    scores_here = any(i.spec.type == "scoresheet" for t in definition.transitions_from(sheet.state) for i in t.inputs)
+    if definition.is_final(sheet.state) or (sheet.data.get("sheet") is not None and not scores_here):
+        # An accepted deduction must reach the total: after scoring it would only if the sheet came back.
+        raise WrongState("The sheet is scored already; proposals are decided before it is scored",
+                         "考核表已评分，建议扣分须在评分前处理")
+    # Taken before the history row is added: one writer per case at a time (see history.append).
+    session.execute(select(Case.id).where(Case.id == sheet.id).with_for_update())
+    if accept:
+        template = shipped_scoresheets()[sheet.data["template"]]
+        if item not in template.items() or template.items()[item].banded:
+            raise InvalidInputs("Name the deduction item of the sheet this proposal counts as",
+                                "请指定此建议对应的考核表扣分项目",
+                                {"item": {"en": "not a deduction item of this sheet", "zh": "不是本考核表的扣分项目"}})
+    now = clock.now()
+    evidence.status = "accepted" if accept else "rejected"
+    evidence.item, evidence.sheet_case_id = (item if accept else None), sheet.id
+    evidence.decided_by, evidence.decided_at = actor.name, now
+    session.flush()
+    source = session.get(Case, evidence.source_case_id)
+    history.append(
+        session, sheet, at=now, actor=actor.name, action=f"evidence_{evidence.status}",
+        from_state=sheet.state, to_state=sheet.state, kind=history.NOTICE, comment=evidence.reason["zh"],
+        inputs={"evidence": evidence.id, "source_case": source.number or source.id if source else None,
+                "item": evidence.item},
+    )
+    return evidence
+
