@@ -160,10 +160,10 @@ def test_the_openapi_document_is_public_and_names_every_route(api, app):
     doc = api.client.get("/api/v1/openapi.json").get_json()
     assert doc["openapi"].startswith("3.") and doc["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
     routes = {
-        rule.rule.removeprefix("/api/v1").replace("<int:case_id>", "{case_id}").replace("<key>", "{key}")
-        .replace("<action>", "{action}").replace("<int:notification_id>", "{notification_id}")
+        rule.rule.removeprefix("/api/v1").replace("<id:case_id>", "{case_id}").replace("<key>", "{key}")
+        .replace("<action>", "{action}").replace("<id:notification_id>", "{notification_id}")
         .replace("<department>", "{department}").replace("<period>", "{period}")
-        .replace("<int:evidence_id>", "{evidence_id}")
+        .replace("<id:evidence_id>", "{evidence_id}")
         for rule in app.url_map.iter_rules() if rule.rule.startswith("/api/v1/")
     }
     assert routes - {"/openapi.json"} == set(doc["paths"])

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from flask import Flask, request
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter
 
 from workflow.engine import Clock
 from workflow.engine.calendar import WorkingCalendar
@@ -18,6 +19,11 @@ from . import config
 from .extensions import db, migrate
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+
+
+class RowId(IntegerConverter):
+    def __init__(self, url_map: Any) -> None:
+        super().__init__(url_map, min=1, max=2**31 - 1)
 
 
 def _clock(app: Flask) -> Clock:
@@ -42,6 +48,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS))
     app.extensions["workflow_clock"] = _clock(app)
+
+    # Row ids are 32-bit integers on PostgreSQL: a larger number in a URL is a 404, not a database error.
+    app.url_map.converters["id"] = RowId
 
     from . import api, appraisal, cli, ui  # noqa: F401  (appraisal adds its routes to api.bp)
 

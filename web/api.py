@@ -25,6 +25,7 @@ from workflow.engine import (
     opener_roles,
     workflow_of,
 )
+from workflow.engine.cases import MAX_ID
 from workflow.engine.sla import monthly_figures
 from workflow.engine.users import user_by_token
 from workflow.models import Case, HistoryEntry, Notification, WorkflowVersion
@@ -64,11 +65,29 @@ def _workflow_error(exc: WorkflowError) -> tuple[Response, int]:
 def http_error(exc: HTTPException) -> tuple[Response, int]:
     """Any HTTP error under /api/ as the API's error body (routing 404s and 405s included)."""
     code = (exc.name or "error").lower().replace(" ", "_")
-    return error(exc.code or 500, code, exc.description or exc.name)
+    response, status = error(exc.code or 500, code, exc.description or exc.name)
+    for name, value in exc.get_headers():  # a 405 says what is Allowed
+        if name.lower() != "content-type":
+            response.headers[name] = value
+    return response, status
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
 
 
 @bp.before_request
 def _authenticate() -> tuple[Response, int] | None:
+    # No text anywhere may carry a NUL character: PostgreSQL cannot store one, and no person types one.
+    if _has_nul(request.path) or _has_nul(list(request.args.values())) or \
+            (request.is_json and _has_nul(request.get_json(silent=True))):
+        return error(400, "bad_request", "The request contains a NUL character")
     if request.endpoint == "api.openapi_document":
         return None  # the description of the API is public; everything it describes is not
     header = request.headers.get("Authorization", "")
@@ -83,7 +102,7 @@ def _authenticate() -> tuple[Response, int] | None:
     return None
 
 
-def _body() -> dict[str, Any]:
+def json_body() -> dict[str, Any]:
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         raise WorkflowError("The request body must be a JSON object", "请求体必须是 JSON 对象")
@@ -110,6 +129,8 @@ def list_workflows() -> Response:
 
 def _version(key: str) -> WorkflowVersion:
     wanted = request.args.get("version", type=int)
+    if wanted is not None and not 0 < wanted <= MAX_ID:
+        raise NotFound(f"workflow {key!r} has no version {wanted}", f"流程 {key!r} 没有版本 {wanted}")
     if wanted is None:
         return current_workflow(db.session, key)[0]
     version = db.session.scalar(
@@ -136,7 +157,7 @@ def workflow_diagram(key: str) -> Response:
 
 @bp.post("/cases")
 def create_case() -> tuple[Response, int]:
-    body = _body()
+    body = json_body()
     key = body.get("workflow")
     if not isinstance(key, str):
         raise WorkflowError("Name the workflow: {\"workflow\": key, \"data\": {...}}", "请指定流程 workflow")
@@ -160,7 +181,7 @@ def _actionable_filter(roles: frozenset[str]) -> Any:
 
 @bp.get("/cases")
 def list_cases() -> Response:
-    page = max(request.args.get("page", 1, type=int), 1)
+    page = min(max(request.args.get("page", 1, type=int), 1), MAX_ID)  # beyond any real list, and no overflow
     per_page = min(
         max(request.args.get("per_page", current_app.config["API_PAGE_SIZE"], type=int), 1),
         current_app.config["API_MAX_PAGE_SIZE"],
@@ -179,14 +200,14 @@ def list_cases() -> Response:
     return jsonify({"items": [_case_json(c) for c in cases], "page": page, "per_page": per_page, "total": total})
 
 
-@bp.get("/cases/<int:case_id>")
+@bp.get("/cases/<id:case_id>")
 def show_case(case_id: int) -> Response:
     return jsonify(_case_json(get_case(db.session, case_id)))
 
 
-@bp.post("/cases/<int:case_id>/actions/<action>")
+@bp.post("/cases/<id:case_id>/actions/<action>")
 def take_action(case_id: int, action: str) -> Response:
-    body = _body()
+    body = json_body()
     expected = body.get("expected_version")
     if expected is not None and (not isinstance(expected, int) or isinstance(expected, bool)):
         raise WorkflowError("expected_version must be a whole number", "expected_version 必须是整数")
@@ -199,7 +220,7 @@ def take_action(case_id: int, action: str) -> Response:
     return jsonify(_case_json(case))
 
 
-@bp.get("/cases/<int:case_id>/history")
+@bp.get("/cases/<id:case_id>/history")
 def case_history(case_id: int) -> Response:
     case = get_case(db.session, case_id)
     rows = db.session.scalars(
@@ -208,7 +229,7 @@ def case_history(case_id: int) -> Response:
     return jsonify({"case_id": case.id, "items": [serializers.history_entry(clock(), h) for h in rows]})
 
 
-@bp.get("/cases/<int:case_id>/diagram.svg")
+@bp.get("/cases/<id:case_id>/diagram.svg")
 def case_diagram(case_id: int) -> Response:
     case = get_case(db.session, case_id)
     moves = db.session.execute(
@@ -234,7 +255,7 @@ def list_notifications() -> Response:
     return jsonify({"items": [serializers.notification(clock(), n) for n in items], "unread": unread})
 
 
-@bp.post("/notifications/<int:notification_id>/read")
+@bp.post("/notifications/<id:notification_id>/read")
 def read_notification(notification_id: int) -> Response:
     if not notifications.mark_read(db.session, g.user.name, notification_id, clock().now()):
         if db.session.scalar(select(Notification.id).where(

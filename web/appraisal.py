@@ -9,13 +9,13 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import quote
 
-from flask import Response, g, jsonify, request
+from flask import Response, g, jsonify
 
 from workflow.engine import NotFound, RoleRefused, WorkflowError, get_case
 from workflow.engine import appraisal as operations
 from workflow.engine.appraisal import MonthView
 
-from .api import bp, clock
+from .api import bp, clock, json_body
 from .extensions import db
 
 VIEWERS = {"hr", "dept_head", "supervisor", "auditor"}
@@ -49,7 +49,7 @@ def _month_json(view: MonthView) -> dict[str, Any]:
 
 @bp.post("/appraisal/months")
 def open_month() -> tuple[Response, int]:
-    body = request.get_json(silent=True) or {}
+    body = json_body()
     department, period = body.get("department"), body.get("period")
     if not isinstance(department, str) or not isinstance(period, str) or not PERIOD.fullmatch(period):
         raise WorkflowError("Give {\"department\": ..., \"period\": \"YYYY-MM\"}", "请提供部门和月份（YYYY-MM）")
@@ -67,7 +67,7 @@ def department_month(department: str, period: str) -> Response:
 
 @bp.put("/appraisal/departments/<department>/months/<period>/coefficient")
 def set_coefficient(department: str, period: str) -> Response:
-    body = request.get_json(silent=True) or {}
+    body = json_body()
     try:
         coefficient = Decimal(str(body.get("coefficient")))
     except InvalidOperation:
@@ -98,15 +98,15 @@ def export_month(department: str, period: str) -> Response:
                     headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename)}"})
 
 
-@bp.get("/cases/<int:case_id>/evidence")
+@bp.get("/cases/<id:case_id>/evidence")
 def list_evidence(case_id: int) -> Response:
     sheet = get_case(db.session, case_id)
     return jsonify({"items": [_evidence_json(e) for e in operations.evidence_for(db.session, sheet)]})
 
 
-@bp.post("/cases/<int:case_id>/evidence/<int:evidence_id>")
+@bp.post("/cases/<id:case_id>/evidence/<id:evidence_id>")
 def decide_evidence(case_id: int, evidence_id: int) -> Response:
-    body = request.get_json(silent=True) or {}
+    body = json_body()
     decision = body.get("decision")
     if decision not in ("accept", "reject"):
         raise WorkflowError("decision must be 'accept' or 'reject'", "decision 必须是 accept 或 reject")

@@ -31,6 +31,8 @@ def _parse(spec: FieldSpec, raw: Any, tz: ZoneInfo) -> Any:
     if t in ("string", "text"):
         if not isinstance(raw, str):
             raise InvalidValue("must be text", "必须是文本")
+        if "\x00" in raw:  # no database keeps it, and nobody types it
+            raise InvalidValue("must not contain a NUL character", "不能包含 NUL 字符")
         return raw.strip() if t == "string" else raw
     if t == "integer":
         if isinstance(raw, bool) or not isinstance(raw, (int, str)):

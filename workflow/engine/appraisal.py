@@ -73,10 +73,11 @@ def open_month(session: Session, clock: Clock, department: str, period: str, act
 def set_coefficient(
     session: Session, clock: Clock, department: str, period: str, coefficient: Decimal, actor: Actor
 ) -> None:
+    coefficient = Decimal(str(coefficient))
     """Record the department coefficient of a month (HR's figure)."""
     if "hr" not in actor.roles:
         raise RoleRefused("Only HR sets the department coefficient", "只有人力资源部可以设定部门系数")
-    if not Decimal("0") < Decimal(str(coefficient)) <= Decimal("3"):
+    if not (coefficient.is_finite() and Decimal("0") < coefficient <= Decimal("3")):
         raise InvalidInputs("The coefficient must be above 0 and at most 3", "部门系数须大于0且不超过3",
                             {"coefficient": {"en": "must be above 0 and at most 3", "zh": "须大于0且不超过3"}})
     row = session.get(DepartmentCoefficient, (department, period)) or DepartmentCoefficient(

@@ -1,0 +1,264 @@
+"""Drill 3, bad input: schemathesis against the live server's own /api/v1/openapi.json, with a valid
+token, for DRILL_EXAMPLES examples per operation and as many linked (stateful) scenarios.
+
+It must find no 5xx and no response that breaks the document: undocumented status codes, content
+types or headers, and bodies that do not match their schema. (Whether the service rejects every
+request the document calls invalid, or accepts every one it calls valid, is not asked: query
+parameters such as `page` are deliberately lenient, and a schema-valid action on a case in the wrong
+state is rightly a 409.)
+
+Inputs that once crashed the service are replayed one by one in
+`test_a_former_crash_is_answered_without_a_server_error`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import hypothesis
+import pytest
+import schemathesis
+from schemathesis.config import SchemathesisConfig
+from schemathesis.generation.modes import GenerationMode
+from sqlalchemy.orm import Session
+
+from web import create_app, openapi
+from web.extensions import db
+from workflow.definitions import load_text, shipped_files
+from workflow.engine import advance, open_case
+from workflow.engine.worker import fire_due_timers
+
+from .harness import DEFINITION_FILE, DRILLER, Database, Server, call, migrated_schema, setting
+
+pytestmark = pytest.mark.drill
+EXAMPLES = setting("DRILL_EXAMPLES", 100, 10)
+CHECKS = ["not_a_server_error", "status_code_conformance", "content_type_conformance",
+          "response_headers_conformance", "response_schema_conformance", "ignored_auth",
+          "ensure_resource_availability"]
+INT32, INT64 = 2**31 - 1, 2**63 - 1
+
+
+@dataclass
+class LiveApi:
+    server: Server
+    token: str
+    db: Database
+
+
+@pytest.fixture(scope="module")
+def live_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApi]:
+    """gunicorn on a schema with every shipped workflow, the drill workflow, cases in each drill state,
+    timers fired (so there are notices and notifications), and one user holding every role."""
+    with migrated_schema() as database:
+        app = create_app({"SQLALCHEMY_DATABASE_URI": database.url})
+        runner = app.test_cli_runner()
+
+        def cli(*args: str) -> str:
+            result = runner.invoke(args=list(args))
+            assert result.exit_code == 0, (args, result.output, result.exception)
+            return str(result.output)
+
+        cli("workflow", "load", "--by", "drill")
+        cli("workflow", "load", "--by", "drill", str(DEFINITION_FILE))
+        roles = sorted({role for f in [*shipped_files(), DEFINITION_FILE]
+                        for role in load_text(f.read_text("utf-8"), str(f), f.stem).roles})
+        cli("users", "create", "fuzz", *[arg for role in roles for arg in ("--role", role)])
+        token = cli("users", "token", "fuzz").strip()
+        clock = app.extensions["workflow_clock"]
+        with app.app_context():
+            for route in [(), ("send",), ("park",), ("send", "poke"), ("send", "recall")]:
+                case = open_case(db.session, clock, "drill", {"note": "fuzz"}, DRILLER)
+                for action in route:
+                    advance(db.session, clock, case, action, DRILLER, comment=f"to {action}")
+            db.session.commit()
+            fire_due_timers(lambda: Session(db.engine), clock, now=clock.now() + timedelta(hours=2))
+            db.session.remove()
+            db.engine.dispose()
+        server = Server(database, tmp_path_factory.mktemp("bad_input") / "gunicorn.log")
+        server.start()
+        try:
+            yield LiveApi(server, token, database)
+        finally:
+            server.stop()
+
+
+# The document as web/openapi.py writes it, so that pytest can make one test per operation when it
+# collects; the first test checks that the live server serves exactly this document.
+DOCUMENT = openapi.document()
+CONFIG = SchemathesisConfig.from_dict({
+    "generation": {"mode": "all", "max-examples": EXAMPLES, "database": "none"},
+    "checks": {"enabled": False, **{name: {"enabled": True} for name in CHECKS}},
+})
+schema = schemathesis.openapi.from_dict(DOCUMENT, config=CONFIG)
+
+
+def test_the_live_server_serves_this_document(live_api: LiveApi) -> None:
+    served = schemathesis.openapi.from_url(f"{live_api.server.base}/api/v1/openapi.json", config=CONFIG)
+    assert served.raw_schema == json.loads(json.dumps(DOCUMENT))
+    assert call(live_api.server.port, "GET", "/api/v1/openapi.json").status == 200  # public: no token
+
+
+def _call_kwargs(live_api: LiveApi) -> dict[str, Any]:
+    return {"base_url": f"{live_api.server.base}/api/v1", "headers": {"Authorization": f"Bearer {live_api.token}"}}
+
+
+def refused_by_gunicorn(response: Any) -> bool:
+    """gunicorn itself answers a request line over 4094 bytes (414), too large or malformed headers
+    (431, 400) with a small HTML page: the service never saw the request, so its document is not asked."""
+    content_type = (response.headers.get("content-type") or [""])[0]
+    return response.status_code in (400, 414, 431) and content_type.startswith("text/html")
+
+
+def exchange(case: Any, live_api: LiveApi) -> Any:
+    """Send `case` and validate the answer with the drill's checks (as `call_and_validate` does)."""
+    kwargs = _call_kwargs(live_api)
+    response = case.call(**kwargs)
+    if not refused_by_gunicorn(response):
+        case.validate_response(response, headers=kwargs["headers"], transport_kwargs=kwargs)
+    return response
+
+
+def _ints(values: Any) -> list[int]:
+    found = []
+    for value in (values or {}).values():
+        for item in value if isinstance(value, list) else [value]:
+            try:
+                found.append(int(item))
+            except (TypeError, ValueError):
+                pass
+    return found
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+APPRAISAL_WRITES = ("/appraisal/", "/cases/{case_id}/evidence/")
+
+
+def _is_nan(value: Any) -> bool:
+    try:
+        return Decimal(str(value)).is_nan()
+    except InvalidOperation:
+        return False
+
+
+OPERATIONS = {op.label: op for op in (result.ok() for result in schema.get_all_operations())}
+FUZZ = hypothesis.settings(max_examples=EXAMPLES, deadline=None, database=None,
+                           suppress_health_check=list(hypothesis.HealthCheck))
+
+
+@pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE], ids=str)
+@pytest.mark.parametrize("label", sorted(OPERATIONS))
+def test_every_operation_answers_as_the_document_says(label: str, mode: GenerationMode, live_api: LiveApi) -> None:
+    """Requests that fit the document (positive) and requests that break it (negative), for each operation."""
+
+    @FUZZ
+    @hypothesis.given(case=OPERATIONS[label].as_strategy(mode))
+    def fuzz(case: Any) -> None:
+        exchange(case, live_api)
+
+    fuzz()
+
+
+def test_every_stored_object_is_served_as_the_document_says(live_api: LiveApi) -> None:
+    """Generated ids rarely exist: here every workflow, case and notification is read, and an action
+    taken on every case (then retried stale), through the document's operations."""
+
+    def check(label: str, status: int, **parts: Any) -> Any:
+        response = exchange(OPERATIONS[label].Case(**parts), live_api)
+        assert response.status_code == status, (label, parts, response.status_code, response.content[:300])
+        return json.loads(response.content) if status != 200 or "diagram" not in label else None
+
+    month = datetime.now(UTC).strftime("%Y-%m")
+    for w in check("GET /workflows", 200)["items"]:
+        check("GET /workflows/{key}", 200, path_parameters={"key": w["key"]}, query={"version": w["version"]})
+        check("GET /workflows/{key}/diagram.svg", 200, path_parameters={"key": w["key"]}, query={"lang": "zh"})
+        check("GET /sla", 200, query={"workflow": w["key"], "month": month})
+    opened = check("POST /cases", 201, body={"workflow": "drill", "data": {"note": "swept"}, "comment": "sweep"})
+    check("POST /cases", 422, body={"workflow": "drill", "data": {"note": "x" * 201}})
+    check("POST /cases", 404, body={"workflow": "no_such_workflow"})
+    cases = check("GET /cases", 200, query={"per_page": 500, "workflow": "drill"})["items"]
+    assert opened["id"] in {c["id"] for c in cases}
+    for c in cases:
+        ids = {"case_id": c["id"]}
+        check("GET /cases/{case_id}", 200, path_parameters=ids)
+        check("GET /cases/{case_id}/history", 200, path_parameters=ids)
+        check("GET /cases/{case_id}/diagram.svg", 200, path_parameters=ids)
+        action = {**ids, "action": c["available_actions"][0]["name"]}
+        body = {"inputs": {}, "comment": "sweep", "expected_version": c["lock_version"]}
+        check("POST /cases/{case_id}/actions/{action}", 200, path_parameters=action, body=body)
+        check("POST /cases/{case_id}/actions/{action}", 409, path_parameters=action, body=body)
+    notices = check("GET /notifications", 200, query={"limit": 200, "unread": True})["items"]
+    assert notices, "the timers fired in the fixture notified the fuzz user"
+    for n in notices[:3]:
+        check("POST /notifications/{notification_id}/read", 200, path_parameters={"notification_id": n["id"]})
+
+
+def test_linked_calls_answer_as_the_document_says(live_api: LiveApi) -> None:
+    """Stateful: schemathesis follows the links it infers (open a case, then read, act on, draw it)."""
+
+    class Scenario(schema.as_state_machine()):  # type: ignore[misc]
+        def get_call_kwargs(self, case: Any) -> dict[str, Any]:
+            return _call_kwargs(live_api)
+
+        def validate_response(self, response: Any, case: Any, additional_checks: Any = None, **kw: Any) -> None:
+            if refused_by_gunicorn(response):
+                return
+            super().validate_response(response, case, additional_checks, **kw)
+
+    Scenario.run(settings=hypothesis.settings(FUZZ, stateful_step_count=6))
+
+
+# Inputs that once made the service answer 500; each must now be refused cleanly.
+FORMER_CRASHES = [
+    # (id, method, path, JSON body, what went wrong)
+    ("nul_in_text", "GET", "/workflows/%00", None,
+     "a NUL character in a key, state, comment or workflow name reaches PostgreSQL text: DataError, 500"),
+    ("nul_in_text", "GET", "/cases?workflow=%00", None, ""),
+    ("nul_in_text", "GET", "/cases?state=%00", None, ""),
+    ("nul_in_text", "GET", "/sla?workflow=%00&month=2026-11", None, ""),
+    ("nul_in_text", "POST", "/cases", {"workflow": "\x00"}, ""),
+    ("nul_in_text", "POST", "/cases", {"workflow": "drill", "data": {}, "comment": "a\x00b"}, ""),
+    ("version_out_of_range", "GET", "/workflows/drill?version=2147483648", None,
+     "?version= beyond the 32-bit column: NumericValueOutOfRange, 500"),
+    ("version_out_of_range", "GET", "/workflows/drill/diagram.svg?version=-2147483649", None, ""),
+    ("notification_id_out_of_range", "POST", "/notifications/2147483648/read", None,
+     "a notification id beyond the 32-bit column: NumericValueOutOfRange, 500"),
+    ("page_out_of_range", "GET", "/cases?page=100000000000000000&per_page=500", None,
+     "an OFFSET beyond 64 bits: NumericValueOutOfRange, 500"),
+    # web/appraisal.py reads `request.get_json(silent=True) or {}` and calls .get on whatever came
+    ("appraisal_non_object_body", "PUT", "/appraisal/departments/x/months/2026-11/coefficient", -408,
+     "a JSON body that is not an object: AttributeError, 500"),
+    ("appraisal_non_object_body", "POST", "/appraisal/months", [1], ""),
+    ("appraisal_non_object_body", "POST", "/cases/1/evidence/1", [1], ""),
+    ("appraisal_nan_coefficient", "PUT", "/appraisal/departments/x/months/2026-11/coefficient",
+     {"coefficient": "NaN"}, "Decimal('NaN') compared in set_coefficient: InvalidOperation, 500"),
+    ("nul_in_text", "GET", "/appraisal/departments/a%00/months/2026-11", None, ""),
+    ("evidence_id_out_of_range", "POST", "/cases/1/evidence/2147483648", {"decision": "accept"},
+     "an evidence id beyond the 32-bit column, on an existing case: NumericValueOutOfRange, 500"),
+]
+
+
+@pytest.mark.parametrize(("bug", "method", "path", "body"), [
+    pytest.param(bug, method, path, body, id=f"{bug}:{method} {path} {json.dumps(body) if body else ''}".strip())
+    for bug, method, path, body, _why in FORMER_CRASHES
+])
+def test_a_former_crash_is_answered_without_a_server_error(
+    live_api: LiveApi, bug: str, method: str, path: str, body: Any
+) -> None:
+    answer = call(live_api.server.port, method, f"/api/v1{path}", live_api.token, body)
+    assert answer.status is not None and answer.status < 500, (answer.status, answer.body)
+    if bug != "page_out_of_range":  # a page past the end is simply empty
+        assert answer.status >= 400 and set(answer.body) == {"error"}, (answer.status, answer.body)
