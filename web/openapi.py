@@ -22,9 +22,11 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
 
 
 def _errors(*codes: int) -> dict[str, Any]:
-    text = {400: "Bad request", 401: "No valid token", 403: "Refused: role or four-eyes", 404: "Not found",
+    text = {400: "Bad request (e.g. text with a NUL character)", 401: "No valid token",
+            403: "Refused: role or four-eyes", 404: "Not found",
             409: "Wrong state or stale expected_version", 422: "Invalid inputs or a failed guard"}
-    return {str(c): _json(_ref("Error"), text[c]) for c in codes}
+    # Any call may be refused as malformed before it is looked at, so every operation documents 400.
+    return {str(c): _json(_ref("Error"), text[c]) for c in sorted({400, *codes})}
 
 
 SVG = {"description": "SVG diagram", "content": {"image/svg+xml": {"schema": {"type": "string"}}}}
