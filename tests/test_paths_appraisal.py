@@ -12,16 +12,14 @@ return, an appeal HR upholds (scored again) and an appeal HR rejects.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from typing import Any
 
 import pytest
 
-from workflow.definitions import load_text
-
-from .conftest import ROOT, snapshot
+from .paths import CasePath, Step, assert_paths_cover, definition_of, history, offered, refused, show, take
+from .paths import reach as reach_along
 
 WORKFLOW = "appraisal"
-DEFINITION = ROOT / "workflow" / "definitions" / f"{WORKFLOW}.yaml"
 
 EMPLOYEE, SUPERVISOR, DEPT_HEAD, HR = "zhang", "li", "wang", "hr"
 ROLE_OF = {EMPLOYEE: "employee", SUPERVISOR: "supervisor", DEPT_HEAD: "dept_head", HR: "hr"}
@@ -51,18 +49,6 @@ QUIET_MONTH = {"light_workload": 1}                                   # −10
 BAD_MONTH = {"left_post": 1, "needed_support": 1}                     # −25 −20
 LATE_REPAIRS = {"left_post": 1, "phone_off_occasionally": 1}          # −25 −3
 ONE_SHIRKED_ASSIGNMENT = {"shirked_assignment": 1}                    # −20
-
-
-class Step(NamedTuple):
-    user: str
-    action: str
-    inputs: dict[str, Any]
-    to: str  # the state the step leads to
-
-
-class CasePath(NamedTuple):
-    steps: list[Step]
-    final: str
 
 
 def signed_and_reported() -> list[Step]:
@@ -118,22 +104,6 @@ def api(api):
     return api
 
 
-def definition():
-    return load_text(DEFINITION.read_text("utf-8"), str(DEFINITION), WORKFLOW)
-
-
-def history(api, case_id: int) -> list[dict[str, Any]]:
-    return api.get("auditor", f"/api/v1/cases/{case_id}/history").get_json()["items"]
-
-
-def show(api, case_id: int, user: str = "auditor") -> dict[str, Any]:
-    return api.get(user, f"/api/v1/cases/{case_id}").get_json()
-
-
-def offered(api, case_id: int, user: str) -> list[str]:
-    return [a["name"] for a in show(api, case_id, user)["available_actions"]]
-
-
 def timer_states(case: dict[str, Any]) -> dict[str, tuple[str, str]]:
     """name -> (status, due_at) of the latest run of each timer."""
     return {t["name"]: (t["status"], t["due_at"]) for t in case["timers"]}
@@ -145,64 +115,24 @@ def as_named_on(case: dict[str, Any], step: Step) -> Step:
     return step._replace(user=named.get(step.user, step.user))
 
 
-def take(api, case: dict[str, Any], step: Step) -> dict[str, Any]:
-    """Take one step and check the answer and the history row it leaves."""
-    before = case["state"]
-    case = api.act(step.user, case, step.action, step.inputs)
-    assert case["state"] == step.to, step
-    last = history(api, case["id"])[-1]
-    assert (last["action"], last["from"], last["to"], last["actor"]) == (step.action, before, step.to, step.user)
-    return case
-
-
 def open_sheet(api, data: dict[str, Any] | None = None) -> dict[str, Any]:
     return api.open(SUPERVISOR, WORKFLOW, data or SHEET)
 
 
 def reach(api, path: str, state: str, data: dict[str, Any] | None = None) -> dict[str, Any]:
     """A new case walked along PATHS[path] until it first stands in `state`."""
-    case = open_sheet(api, data)
-    for step in PATHS[path].steps:
-        if case["state"] == state:
-            break
-        case = take(api, case, as_named_on(case, step))
-    assert case["state"] == state
-    return case
-
-
-def refused(api, user: str, case: dict[str, Any], action: str, inputs: dict[str, Any] | None = None, *,
-            status: int, code: str, expected_version: int | None = None) -> dict[str, Any]:
-    """Try an action that must be refused; the case's stored rows must not change by a byte."""
-    before = snapshot(case["id"])
-    body = {"inputs": inputs or {}, "comment": None,
-            "expected_version": case["lock_version"] if expected_version is None else expected_version}
-    response = api.post(user, f"/api/v1/cases/{case['id']}/actions/{action}", body)
-    error = response.get_json()["error"]
-    assert (response.status_code, error["code"]) == (status, code), error
-    assert snapshot(case["id"]) == before
-    return error
+    return reach_along(api, lambda api: open_sheet(api, data), PATHS[path].steps, state, as_taken=as_named_on)
 
 
 # ---------------------------------------------------------------------------------------------- paths
 
 
 def test_paths_take_every_transition_and_end_in_every_final_state():
-    d = definition()
-    by_people = {t.name for t in d.transitions.values() if not t.system_only}
-    assert {step.action for path in PATHS.values() for step in path.steps} == by_people
-    assert {path.final for path in PATHS.values()} == {s.name for s in d.states.values() if s.final}
-    for name, path in PATHS.items():  # each step leaves the state the previous one reached
-        state = d.initial_state
-        for step in path.steps:
-            transition = d.transitions[step.action]
-            assert state in transition.sources and transition.dest == step.to, (name, step)
-            assert ROLE_OF[step.user] in transition.roles, (name, step)
-            state = step.to
-        assert state == path.final, name
+    assert_paths_cover(definition_of(WORKFLOW), PATHS, system_only=set(), role_of=ROLE_OF)
 
 
 def test_every_step_of_zhang_or_li_is_assigned_to_the_person_the_sheet_names():
-    d = definition()
+    d = definition_of(WORKFLOW)
     assigned = {t.name: t.assignee_field for t in d.transitions.values()}
     for path in PATHS.values():
         for step in path.steps:

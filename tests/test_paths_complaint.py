@@ -8,16 +8,27 @@ tier, and a foreign one whose loss the GM office corrects into the GM's tier.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any, NamedTuple
+from typing import Any
 
 import pytest
 
-from workflow.definitions import load_text
-
-from .conftest import ROOT, snapshot
+from .conftest import snapshot
+from .paths import (
+    CasePath,
+    Step,
+    assert_paths_cover,
+    definition_of,
+    history,
+    offered,
+    refused,
+    show,
+    take,
+    timers,
+    walk,
+)
+from .paths import reach as reach_along
 
 WORKFLOW = "complaint"
-DEFINITION = ROOT / "workflow" / "definitions" / f"{WORKFLOW}.yaml"
 
 SALES, GM_OFFICE, QUALITY, MANUFACTURING, RND = "sales", "gm_office", "quality_dept", "manufacturing", "rnd"
 SALES_MANAGER, DEPUTY_GM, GM = "sales_manager", "deputy_gm", "gm"
@@ -36,19 +47,6 @@ COMPLAINT_FORM = {
 }
 COUNTERMEASURE = {"cause_analysis": "Die worn on line 3", "countermeasure_plan": "Replace the die; 100% check",
                   "production_details": "Line 3, night shift, 2026-10-28"}
-
-
-class Step(NamedTuple):
-    user: str
-    action: str
-    inputs: dict[str, Any]
-    to: str  # the state the step leads to
-
-
-class CasePath(NamedTuple):
-    data: dict[str, Any]
-    steps: list[Step]
-    final: str
 
 
 def investigated(founded: bool, needs_rnd: bool, form: dict[str, Any] = COMPLAINT_FORM) -> list[Step]:
@@ -79,7 +77,7 @@ def negotiated(closing: str, to: str) -> list[Step]:
 
 
 PATHS: dict[str, CasePath] = {
-    "founded_small_loss_decided_by_the_sales_manager": CasePath(DOMESTIC, [
+    "founded_small_loss_decided_by_the_sales_manager": CasePath(data=DOMESTIC, steps=[
         *investigated(founded=True, needs_rnd=False),
         Step(DEPUTY_GM, "refer_to_gm_office", {"manager_comment": "Agree with the countermeasure"},
              "gm_office_check"),
@@ -92,8 +90,8 @@ PATHS: dict[str, CasePath] = {
         Step(SALES_MANAGER, "return_outcome", {"reason": "Explain the exchange terms again"},
              "customer_negotiation"),
         *negotiated("close", "closed"),
-    ], "closed"),
-    "unfounded_after_joint_inspection_and_rnd_review": CasePath(DOMESTIC, [
+    ], final="closed"),
+    "unfounded_after_joint_inspection_and_rnd_review": CasePath(data=DOMESTIC, steps=[
         Step(SALES, "request_joint_inspection", {}, "joint_inspection"),
         Step(QUALITY, "report_joint_inspection", {"joint_inspection_report": "Hinges overloaded by the customer"},
              "reported"),
@@ -105,8 +103,8 @@ PATHS: dict[str, CasePath] = {
         Step(DEPUTY_GM, "approve_by_deputy_gm", {"decision": "Complaint not founded", "founded": False},
              "customer_negotiation"),
         *negotiated("close_unfounded", "closed_unfounded"),
-    ], "closed_unfounded"),
-    "foreign_loss_corrected_into_the_gms_tier": CasePath(FOREIGN, [
+    ], final="closed_unfounded"),
+    "foreign_loss_corrected_into_the_gms_tier": CasePath(data=FOREIGN, steps=[
         *investigated(founded=True, needs_rnd=False,
                       form={**COMPLAINT_FORM, "customer_demand": "still_processing", "demand_quantity": None}),
         Step(DEPUTY_GM, "refer_to_gm_office", {"manager_comment": "Serious: report to the GM"}, "gm_office_check"),
@@ -115,7 +113,7 @@ PATHS: dict[str, CasePath] = {
              "approval"),
         Step(GM, "approve_by_gm", {"decision": "Compensate 50000 yuan", "founded": True}, "customer_negotiation"),
         *negotiated("close", "closed"),
-    ], "closed"),
+    ], final="closed"),
 }
 SMALL = "founded_small_loss_decided_by_the_sales_manager"
 
@@ -123,53 +121,13 @@ SMALL = "founded_small_loss_decided_by_the_sales_manager"
 # ---------------------------------------------------------------------------------------------- helpers
 
 
-def definition():
-    return load_text(DEFINITION.read_text("utf-8"), str(DEFINITION), WORKFLOW)
-
-
-def history(api, case_id: int) -> list[dict[str, Any]]:
-    return api.get("auditor", f"/api/v1/cases/{case_id}/history").get_json()["items"]
-
-
-def show(api, case_id: int, user: str = "auditor") -> dict[str, Any]:
-    return api.get(user, f"/api/v1/cases/{case_id}").get_json()
-
-
-def offered(api, case_id: int, user: str) -> list[str]:
-    return [a["name"] for a in show(api, case_id, user)["available_actions"]]
-
-
-def running(case: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {t["name"]: t for t in case["timers"] if t["status"] != "stopped"}
-
-
-def take(api, case: dict[str, Any], step: Step) -> dict[str, Any]:
-    """Take one step and check the answer and the history row it leaves."""
-    before = case["state"]
-    case = api.act(step.user, case, step.action, step.inputs)
-    assert case["state"] == step.to, step
-    last = history(api, case["id"])[-1]
-    assert (last["action"], last["from"], last["to"], last["actor"]) == (step.action, before, step.to, step.user)
-    return case
-
-
 def report(api, data: dict[str, Any] = DOMESTIC) -> dict[str, Any]:
     return api.open(SALES, WORKFLOW, data)
 
 
-def walk(api, case: dict[str, Any], steps: list[Step], until: str | None = None) -> dict[str, Any]:
-    for step in steps:
-        if case["state"] == until:
-            break
-        case = take(api, case, step)
-    return case
-
-
 def reach(api, path: str, state: str) -> dict[str, Any]:
     """A new case walked along PATHS[path] until it first stands in `state`."""
-    case = walk(api, report(api, PATHS[path].data), PATHS[path].steps, until=state)
-    assert case["state"] == state
-    return case
+    return reach_along(api, lambda api: report(api, PATHS[path].data), PATHS[path].steps, state)
 
 
 def at_approval(api, loss: str) -> dict[str, Any]:
@@ -183,19 +141,6 @@ def closed_complaint(api, path: str = SMALL) -> dict[str, Any]:
     return walk(api, report(api, PATHS[path].data), PATHS[path].steps)
 
 
-def refused(api, user: str, case: dict[str, Any], action: str, inputs: dict[str, Any] | None = None, *,
-            status: int, code: str, expected_version: int | None = None) -> dict[str, Any]:
-    """Try an action that must be refused; the case's stored rows must not change by a byte."""
-    before = snapshot(case["id"])
-    body = {"inputs": inputs or {}, "comment": None,
-            "expected_version": case["lock_version"] if expected_version is None else expected_version}
-    response = api.post(user, f"/api/v1/cases/{case['id']}/actions/{action}", body)
-    error = response.get_json()["error"]
-    assert (response.status_code, error["code"]) == (status, code), error
-    assert snapshot(case["id"]) == before
-    return error
-
-
 def complaint_count(api) -> int:
     return api.get("auditor", "/api/v1/cases?workflow=complaint").get_json()["total"]
 
@@ -204,17 +149,7 @@ def complaint_count(api) -> int:
 
 
 def test_paths_take_every_transition_and_end_in_every_final_state():
-    d = definition()
-    by_people = {t.name for t in d.transitions.values() if not t.system_only}
-    assert {step.action for path in PATHS.values() for step in path.steps} == by_people
-    assert {path.final for path in PATHS.values()} == {s.name for s in d.states.values() if s.final}
-    for name, path in PATHS.items():  # each step leaves the state the previous one reached
-        state = d.initial_state
-        for step in path.steps:
-            transition = d.transitions[step.action]
-            assert state in transition.sources and transition.dest == step.to, (name, step)
-            state = step.to
-        assert state == path.final, name
+    assert_paths_cover(definition_of(WORKFLOW), PATHS, system_only=set())
 
 
 @pytest.mark.parametrize("name", PATHS)
@@ -229,7 +164,7 @@ def test_path_through_the_api(api, name):
     assert case["number"] == "2611-01"
     assert case["available_actions"] == []
     assert show(api, case["id"], "everyone")["available_actions"] == []
-    assert running(case) == {}
+    assert timers(case) == {}
     rows = history(api, case["id"])
     assert rows[0]["action"] == "create"
     assert [r["action"] for r in rows[1:]] == [s.action for s in path.steps]
@@ -506,21 +441,21 @@ def test_stale_expected_version_is_refused(api, offset):
 ])
 def test_the_closure_clock_starts_at_registration(api, frozen_clock, data, timer, due):
     case = api.act(SALES, report(api, data), "submit", COMPLAINT_FORM)
-    assert running(case) == {}
+    assert timers(case) == {}
     frozen_clock.advance(hours=1)  # registered 18:00 in Shanghai
     case = api.act(GM_OFFICE, case, "register")
-    assert set(running(case)) == {timer}
-    assert running(case)[timer]["started_at"] == "2026-11-20T18:00:00+08:00"
-    assert running(case)[timer]["due_at"] == due
+    assert set(timers(case)) == {timer}
+    assert timers(case)[timer]["started_at"] == "2026-11-20T18:00:00+08:00"
+    assert timers(case)[timer]["due_at"] == due
 
     frozen_clock.set(datetime.fromisoformat(due) - timedelta(seconds=1))
     shown = show(api, case["id"])
-    assert set(running(shown)) == {timer}
-    assert running(shown)[timer]["due_at"] == due
-    assert (running(shown)[timer]["status"], shown["overdue"]) == ("running", False)
+    assert set(timers(shown)) == {timer}
+    assert timers(shown)[timer]["due_at"] == due
+    assert (timers(shown)[timer]["status"], shown["overdue"]) == ("running", False)
     frozen_clock.set(datetime.fromisoformat(due))
     shown = show(api, case["id"])
-    assert (running(shown)[timer]["status"], shown["overdue"]) == ("overdue", True)
+    assert (timers(shown)[timer]["status"], shown["overdue"]) == ("overdue", True)
 
 
 def test_the_closure_clock_stops_when_the_complaint_closes(api):
@@ -535,6 +470,6 @@ def test_the_gm_office_consolidates_within_1_day(api, frozen_clock):
     case = reach(api, SMALL, "sales_proposal")
     frozen_clock.advance(hours=2)
     case = api.act(SALES, case, "propose_handling", {"proposed_handling": "Exchange", "loss_amount": "100"})
-    assert running(case)["consolidation_due"]["due_at"] == "2026-11-21T19:00:00+08:00"
+    assert timers(case)["consolidation_due"]["due_at"] == "2026-11-21T19:00:00+08:00"
     case = api.act(GM_OFFICE, case, "consolidate", {"consolidated_opinion": "ok"})
-    assert "consolidation_due" not in running(case)
+    assert "consolidation_due" not in timers(case)

@@ -8,16 +8,14 @@ fail the suite.
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any
 
 import pytest
 
-from workflow.definitions import load_text
-
-from .conftest import ROOT, snapshot
+from .paths import CasePath, Step, assert_paths_cover, definition_of, history, offered, refused, show, take
+from .paths import reach as reach_along
 
 WORKFLOW = "replacement_part"
-DEFINITION = ROOT / "workflow" / "definitions" / f"{WORKFLOW}.yaml"
 
 SPECIALIST, LEAD, DIRECTOR = "service_specialist", "service_lead", "quality_director"
 WAREHOUSE, FG_QA, SHIPPER = "warehouse", "fg_qa", "parts_shipper"
@@ -33,18 +31,6 @@ FREE_PART = {"cause": "material", "charge": "free"}
 CHARGED_PART = {"cause": "customer_damage", "charge": "charged", "charge_amount": "350.00"}
 PROMISE = {"promised_date": "2026-12-05", "call_note": "Customer confirms four hinges are needed"}  # +15 days
 RECEIVING_CHECK_PASSED = {"packaging_intact": True, "labels_correct": True, "inspection_passed": True}
-
-
-class Step(NamedTuple):
-    user: str
-    action: str
-    inputs: dict[str, Any]
-    to: str  # the state the step leads to
-
-
-class CasePath(NamedTuple):
-    steps: list[Step]
-    final: str
 
 
 def part_request_approved_by_the_lead(analysis: dict[str, Any]) -> list[Step]:
@@ -110,75 +96,20 @@ PATHS: dict[str, CasePath] = {
 # ---------------------------------------------------------------------------------------------- helpers
 
 
-def definition():
-    return load_text(DEFINITION.read_text("utf-8"), str(DEFINITION), WORKFLOW)
-
-
-def history(api, case_id: int) -> list[dict[str, Any]]:
-    return api.get("auditor", f"/api/v1/cases/{case_id}/history").get_json()["items"]
-
-
-def show(api, case_id: int, user: str = "auditor") -> dict[str, Any]:
-    return api.get(user, f"/api/v1/cases/{case_id}").get_json()
-
-
-def offered(api, case_id: int, user: str) -> list[str]:
-    return [a["name"] for a in show(api, case_id, user)["available_actions"]]
-
-
-def take(api, case: dict[str, Any], step: Step) -> dict[str, Any]:
-    """Take one step and check the answer and the history row it leaves."""
-    before = case["state"]
-    case = api.act(step.user, case, step.action, step.inputs)
-    assert case["state"] == step.to, step
-    last = history(api, case["id"])[-1]
-    assert (last["action"], last["from"], last["to"], last["actor"]) == (step.action, before, step.to, step.user)
-    return case
-
-
 def open_request(api, data: dict[str, Any] | None = None) -> dict[str, Any]:
     return api.open(SPECIALIST, WORKFLOW, data or REQUEST)
 
 
 def reach(api, path: str, state: str, data: dict[str, Any] | None = None) -> dict[str, Any]:
     """A new case walked along PATHS[path] until it first stands in `state`."""
-    case = open_request(api, data)
-    for step in PATHS[path].steps:
-        if case["state"] == state:
-            break
-        case = take(api, case, step)
-    assert case["state"] == state
-    return case
-
-
-def refused(api, user: str, case: dict[str, Any], action: str, inputs: dict[str, Any] | None = None, *,
-            status: int, code: str, expected_version: int | None = None) -> dict[str, Any]:
-    """Try an action that must be refused; the case's stored rows must not change by a byte."""
-    before = snapshot(case["id"])
-    body = {"inputs": inputs or {}, "comment": None,
-            "expected_version": case["lock_version"] if expected_version is None else expected_version}
-    response = api.post(user, f"/api/v1/cases/{case['id']}/actions/{action}", body)
-    error = response.get_json()["error"]
-    assert (response.status_code, error["code"]) == (status, code), error
-    assert snapshot(case["id"]) == before
-    return error
+    return reach_along(api, lambda api: open_request(api, data), PATHS[path].steps, state)
 
 
 # ---------------------------------------------------------------------------------------------- paths
 
 
 def test_paths_take_every_transition_and_end_in_every_final_state():
-    d = definition()
-    by_people = {t.name for t in d.transitions.values() if not t.system_only}
-    assert {step.action for path in PATHS.values() for step in path.steps} == by_people
-    assert {path.final for path in PATHS.values()} == {s.name for s in d.states.values() if s.final}
-    for name, path in PATHS.items():  # each step leaves the state the previous one reached
-        state = d.initial_state
-        for step in path.steps:
-            transition = d.transitions[step.action]
-            assert state in transition.sources and transition.dest == step.to, (name, step)
-            state = step.to
-        assert state == path.final, name
+    assert_paths_cover(definition_of(WORKFLOW), PATHS, system_only=set())
 
 
 @pytest.mark.parametrize("name", PATHS)

@@ -8,16 +8,14 @@ the timer's own move (actor `system`), so no path takes it and people are refuse
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from typing import Any
 
 import pytest
 
-from workflow.definitions import load_text
-
-from .conftest import ROOT, snapshot
+from .paths import CasePath, Step, assert_paths_cover, definition_of, history, offered, refused, show, take, timers
+from .paths import reach as reach_along
 
 WORKFLOW = "return_inspection"
-DEFINITION = ROOT / "workflow" / "definitions" / f"{WORKFLOW}.yaml"
 
 LEAD, DIRECTOR, QC_DIRECTOR = "service_lead", "quality_director", "qc_director"
 CLERK, FG_QA, LEADER, FINANCE = "returns_clerk", "fg_qa", "company_leader", "finance"
@@ -37,18 +35,6 @@ GOODS_DAMAGED = {
     "handover_note": "One nightstand missing; two cartons crushed and wet", "returned_by": "Liu Qiang (driver)",
 }
 INSPECTION = {"inspection_result": "8 doors warped, 4 in order"}
-
-
-class Step(NamedTuple):
-    user: str
-    action: str
-    inputs: dict[str, Any]
-    to: str  # the state the step leads to
-
-
-class CasePath(NamedTuple):
-    steps: list[Step]
-    final: str
 
 
 def approved_and_inspected(approver: str, goods: dict[str, Any]) -> list[Step]:
@@ -100,62 +86,13 @@ PATHS: dict[str, CasePath] = {
 # ---------------------------------------------------------------------------------------------- helpers
 
 
-def definition():
-    return load_text(DEFINITION.read_text("utf-8"), str(DEFINITION), WORKFLOW)
-
-
-def history(api, case_id: int) -> list[dict[str, Any]]:
-    return api.get("auditor", f"/api/v1/cases/{case_id}/history").get_json()["items"]
-
-
-def show(api, case_id: int, user: str = "auditor") -> dict[str, Any]:
-    return api.get(user, f"/api/v1/cases/{case_id}").get_json()
-
-
-def offered(api, case_id: int, user: str) -> list[str]:
-    return [a["name"] for a in show(api, case_id, user)["available_actions"]]
-
-
-def timers(case: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {t["name"]: t for t in case["timers"] if t["status"] != "stopped"}
-
-
-def take(api, case: dict[str, Any], step: Step) -> dict[str, Any]:
-    """Take one step and check the answer and the history row it leaves."""
-    before = case["state"]
-    case = api.act(step.user, case, step.action, step.inputs)
-    assert case["state"] == step.to, step
-    last = history(api, case["id"])[-1]
-    assert (last["action"], last["from"], last["to"], last["actor"]) == (step.action, before, step.to, step.user)
-    return case
-
-
 def open_return(api) -> dict[str, Any]:
     return api.open(LEAD, WORKFLOW, APPLICATION)
 
 
 def reach(api, path: str, state: str) -> dict[str, Any]:
     """A new case walked along PATHS[path] until it first stands in `state`."""
-    case = open_return(api)
-    for step in PATHS[path].steps:
-        if case["state"] == state:
-            break
-        case = take(api, case, step)
-    assert case["state"] == state
-    return case
-
-
-def refused(api, user: str, case: dict[str, Any], action: str, inputs: dict[str, Any] | None = None, *,
-            status: int, code: str, expected_version: int | None = None) -> dict[str, Any]:
-    """Try an action that must be refused; the case's stored rows must not change by a byte."""
-    before = snapshot(case["id"])
-    body = {"inputs": inputs or {}, "comment": None,
-            "expected_version": case["lock_version"] if expected_version is None else expected_version}
-    response = api.post(user, f"/api/v1/cases/{case['id']}/actions/{action}", body)
-    error = response.get_json()["error"]
-    assert (response.status_code, error["code"]) == (status, code), error
-    assert snapshot(case["id"]) == before
-    return error
+    return reach_along(api, open_return, PATHS[path].steps, state)
 
 
 EXCHANGED = "exchanged_after_the_customer_disputes_the_record"
@@ -166,18 +103,7 @@ CREDITED = "credited_after_the_leader_returns_the_application"
 
 
 def test_paths_take_every_transition_and_end_in_every_final_state():
-    d = definition()
-    by_people = {t.name for t in d.transitions.values() if not t.system_only}
-    assert {t.name for t in d.transitions.values() if t.system_only} == {"deemed_confirmed"}
-    assert {step.action for path in PATHS.values() for step in path.steps} == by_people
-    assert {path.final for path in PATHS.values()} == {s.name for s in d.states.values() if s.final}
-    for name, path in PATHS.items():  # each step leaves the state the previous one reached
-        state = d.initial_state
-        for step in path.steps:
-            transition = d.transitions[step.action]
-            assert state in transition.sources and transition.dest == step.to, (name, step)
-            state = step.to
-        assert state == path.final, name
+    assert_paths_cover(definition_of(WORKFLOW), PATHS, system_only={"deemed_confirmed"})
 
 
 @pytest.mark.parametrize("name", PATHS)
