@@ -168,6 +168,11 @@ class Timer(Base):
             postgresql_where=text("status = 'running' AND next_action_at IS NOT NULL"),
             sqlite_where=text("status = 'running' AND next_action_at IS NOT NULL"),
         ),
+        # The inbox walks running timers in due order and stops after one page (docs/performance.md).
+        Index(
+            "ix_timers_running_due_at", "due_at", "id",
+            postgresql_where=text("status = 'running'"), sqlite_where=text("status = 'running'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

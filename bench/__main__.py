@@ -1,0 +1,153 @@
+"""python -m bench [--quick] [--out FILE.json] [--only NAME ...] [--pg URL]
+
+Runs the benchmarks of docs/performance.md, prints one table (Markdown) and writes it as JSON.
+Each row compares two figures measured side by side in the same run; the targets are judged on the
+ratio, as absolute times on a shared machine mean little; to read them, each benchmark's entry in the
+JSON also carries the load average and the disk's commit latency (SQLite, PostgreSQL) before it.
+A benchmark that fails to run is reported in its row and makes the exit status 1; a missed target
+does not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from datetime import UTC, datetime
+from importlib import import_module
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+from .common import ROOT, Row, commit_latency, pg_url
+
+BENCHMARKS = {  # name -> module with run(quick, workdir, pg) -> list[Row]
+    "floor": "bench.floor",
+    "spiff": "bench.spiffbench",
+    "http": "bench.httpload",
+    "scale": "bench.scale",
+    "memory": "bench.memory",
+}
+
+
+def _cmd(*args: str) -> str:
+    try:
+        return subprocess.run(args, capture_output=True, text=True, check=False, timeout=10).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+
+
+def machine(pg: str | None) -> dict[str, Any]:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    packages: dict[str, str | None] = {}
+    for name in ("Flask", "SQLAlchemy", "psycopg", "transitions", "gunicorn", "spiffworkflow"):
+        try:
+            packages[name] = version(name)
+        except PackageNotFoundError:
+            packages[name] = None
+    info: dict[str, Any] = {
+        "nproc": os.cpu_count(), "cpu": cpu, "free_h": _cmd("free", "-h"), "python": platform.python_version(),
+        "kernel": platform.release(), "packages": packages, "git": _cmd("git", "-C", str(ROOT), "rev-parse", "HEAD"),
+        "git_dirty": bool(_cmd("git", "-C", str(ROOT), "status", "--porcelain")),
+    }
+    try:
+        import sqlite3
+
+        import sqlalchemy as sa
+
+        info["sqlite"] = sqlite3.sqlite_version
+        engine = sa.create_engine(pg_url(pg))
+        with engine.connect() as conn:
+            info["postgresql"] = conn.exec_driver_sql("SHOW server_version").scalar()
+        engine.dispose()
+    except Exception as exc:  # the table says so; the PostgreSQL benchmarks will fail on their own
+        info["postgresql"] = f"unreachable: {exc}"
+    return info
+
+
+def _num(value: float | None, unit: str = "") -> str:
+    if value is None:
+        return "–"
+    if abs(value) >= 100:
+        text = f"{value:,.0f}"
+    elif abs(value) >= 10:
+        text = f"{value:.1f}"
+    else:
+        text = f"{value:.2f}"
+    return f"{text} {unit}".strip()
+
+
+def table(rows: list[Row]) -> str:
+    lines = ["| benchmark | measure | ours | reference | ratio | target | met |", "|---|---|---:|---:|---:|---|---|"]
+    for r in rows:
+        ratio = f"{_num(r.ratio)} ({r.ratio_label})" if r.ratio is not None else "–"
+        met = {True: "yes", False: "**no**", None: ""}[r.met]
+        measure = r.measure + (f" — {r.note}" if r.note else "")
+        lines.append(f"| {r.bench} | {measure} | {_num(r.ours, r.unit)} | {_num(r.reference, r.unit)} | {ratio} "
+                     f"| {r.target} | {met} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[2])
+    parser.add_argument("--quick", action="store_true", help="CI smoke run: small sizes, short windows (< 2 min)")
+    parser.add_argument("--out", type=Path, default=ROOT / "instance" / "bench.json", help="JSON file to write")
+    parser.add_argument("--only", action="append", choices=sorted(BENCHMARKS), metavar="NAME",
+                        help=f"run only this benchmark (repeatable): {', '.join(BENCHMARKS)}")
+    parser.add_argument("--pg", default=None, help="PostgreSQL URL (default: DATABASE_URL if PostgreSQL, "
+                                                   "else postgresql://postgres@127.0.0.1:5432/test)")
+    parser.add_argument("--keep", action="store_true", help="keep the work directory (databases, server log)")
+    args = parser.parse_args(argv)
+
+    names = args.only or list(BENCHMARKS)
+    workdir = Path(tempfile.mkdtemp(prefix="bench-"))
+    started = time.perf_counter()
+    report: dict[str, Any] = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"), "quick": args.quick, "machine": machine(args.pg),
+        "runs": {}, "rows": [],
+    }
+    rows: list[Row] = []
+    failed = False
+    try:
+        for name in names:
+            print(f"== {name} …", file=sys.stderr, flush=True)
+            t0, load0, probe = time.perf_counter(), os.getloadavg(), commit_latency(args.pg, workdir)
+            try:
+                got = import_module(BENCHMARKS[name]).run(args.quick, workdir, pg=args.pg)
+                error = None
+            except Exception as exc:
+                failed = True
+                error = "".join(traceback.format_exception(exc))
+                print(error, file=sys.stderr)
+                got = [Row(name, "did not run", None, note=f"{type(exc).__name__}: {exc}".splitlines()[0][:300],
+                           met=False)]
+            rows += got
+            report["runs"][name] = {"seconds": round(time.perf_counter() - t0, 1), "loadavg_before": load0,
+                                    "loadavg_after": os.getloadavg(), "commit_latency_before": probe,
+                                    "error": error}
+            print(f"   {name}: {report['runs'][name]['seconds']} s", file=sys.stderr, flush=True)
+    finally:
+        if args.keep:
+            print(f"work directory kept: {workdir}", file=sys.stderr)
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+    report["seconds"] = round(time.perf_counter() - started, 1)
+    report["rows"] = [r.as_dict() for r in rows]
+    report["table"] = table(rows)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2, ensure_ascii=False, default=str) + "\n", "utf-8")
+    print(report["table"])
+    print(f"\n{len(rows)} rows in {report['seconds']} s; written to {args.out}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
