@@ -112,3 +112,20 @@ def assert_paths_cover(definition, paths: Mapping[str, CasePath], system_only: s
                 assert role_of[step.user] in transition.roles, (name, step)
             state = step.to
         assert state == path.final, name
+
+
+def assert_lock_version_counts_moves(api, case: dict[str, Any], steps: list[Step]) -> None:
+    """Walk `steps` from a new case: each accepted move steps lock_version by one, each refusal by none.
+
+    All in the same instant (the frozen clock does not move), so no timestamp can hide a missed step.
+    """
+    assert (case["version"], case["lock_version"]) == (1, 1)
+    for step in steps:
+        refused(api, "auditor", case, step.action, step.inputs, status=403, code="role_refused")
+        refused(api, step.user, case, step.action, step.inputs, status=409, code="stale_version",
+                expected_version=case["lock_version"] - 1)
+        assert show(api, case["id"])["lock_version"] == case["lock_version"]
+        before = case["lock_version"]
+        case = take(api, case, step)
+        assert (case["version"], case["lock_version"]) == (1, before + 1), step
+    assert show(api, case["id"])["lock_version"] == 1 + len(steps)

@@ -16,7 +16,18 @@ from typing import Any
 
 import pytest
 
-from .paths import CasePath, Step, assert_paths_cover, definition_of, history, offered, refused, show, take
+from .paths import (
+    CasePath,
+    Step,
+    assert_lock_version_counts_moves,
+    assert_paths_cover,
+    definition_of,
+    history,
+    offered,
+    refused,
+    show,
+    take,
+)
 from .paths import reach as reach_along
 
 WORKFLOW = "appraisal"
@@ -171,16 +182,7 @@ def test_each_score_replaces_the_total_grade_and_pay_coefficient(api):
 def test_version_stays_1_and_lock_version_counts_accepted_moves_only(api):
     path = PATHS[APPEALED]
     case = open_sheet(api)
-    assert (case["version"], case["lock_version"]) == (1, 1)
-    for step in path.steps:  # all in the same instant: the frozen clock does not move
-        refused(api, "auditor", case, step.action, step.inputs, status=403, code="role_refused")
-        refused(api, step.user, case, step.action, step.inputs, status=409, code="stale_version",
-                expected_version=case["lock_version"] - 1)
-        assert show(api, case["id"])["lock_version"] == case["lock_version"]
-        before = case["lock_version"]
-        case = take(api, case, step)
-        assert (case["version"], case["lock_version"]) == (1, before + 1), step
-    assert show(api, case["id"])["lock_version"] == 1 + len(path.steps)
+    assert_lock_version_counts_moves(api, case, path.steps)
 
 
 # ---------------------------------------------------------------------------------------------- four eyes

@@ -16,6 +16,7 @@ from .conftest import snapshot
 from .paths import (
     CasePath,
     Step,
+    assert_lock_version_counts_moves,
     assert_paths_cover,
     definition_of,
     history,
@@ -173,16 +174,7 @@ def test_path_through_the_api(api, name):
 def test_version_stays_1_and_lock_version_counts_accepted_moves_only(api):
     path = PATHS["unfounded_after_joint_inspection_and_rnd_review"]
     case = report(api, path.data)
-    assert (case["version"], case["lock_version"]) == (1, 1)
-    for step in path.steps:  # all in the same instant: the frozen clock does not move
-        refused(api, "auditor", case, step.action, step.inputs, status=403, code="role_refused")
-        refused(api, step.user, case, step.action, step.inputs, status=409, code="stale_version",
-                expected_version=case["lock_version"] - 1)
-        assert show(api, case["id"])["lock_version"] == case["lock_version"]
-        before = case["lock_version"]
-        case = take(api, case, step)
-        assert (case["version"], case["lock_version"]) == (1, before + 1), step
-    assert show(api, case["id"])["lock_version"] == 1 + len(path.steps)
+    assert_lock_version_counts_moves(api, case, path.steps)
 
 
 # ---------------------------------------------------------------------------------------------- approval tiers
