@@ -129,3 +129,17 @@ def assert_lock_version_counts_moves(api, case: dict[str, Any], steps: list[Step
         case = take(api, case, step)
         assert (case["version"], case["lock_version"]) == (1, before + 1), step
     assert show(api, case["id"])["lock_version"] == 1 + len(steps)
+
+
+def walk_to_the_end(api, case: dict[str, Any], path: CasePath) -> dict[str, Any]:
+    """Walk a new case along `path` and check where it ends: the final state, nothing left for anyone to
+    do (the user "everyone" holds every role), and a history of exactly the path's actions after 'create'."""
+    for step in path.steps:
+        case = take(api, case, step)
+    assert case["state"] == path.final and case["final"] is True
+    assert case["available_actions"] == []
+    assert show(api, case["id"], "everyone")["available_actions"] == []
+    rows = history(api, case["id"])
+    assert rows[0]["action"] == "create"
+    assert [r["action"] for r in rows[1:]] == [s.action for s in path.steps]
+    return case
