@@ -5,12 +5,14 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import secrets
 import statistics
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +24,14 @@ from web import create_app
 from web.extensions import db
 from workflow.definitions import shipped_files
 from workflow.engine import Actor, Clock, advance, get_case, open_case, publish_definition
+from workflow.engine.appraisal import set_staff
 from workflow.engine.users import create_user, issue_token
 
-from .routes import Route
+from .routes import STAFF, Route
+
+# The benchmarks serve the real app (gunicorn, the memory worker's child), which refuses to start without a
+# real secret key; a random one per run will do, inherited by every process the run starts.
+os.environ.setdefault("SECRET_KEY", secrets.token_hex(32))
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
@@ -108,7 +115,10 @@ def create_users(session: Session, clock: Clock, roles: set[str]) -> dict[str, s
     """One user per role, named after it (as in the tests); returns role -> API token."""
     tokens = {}
     for role in sorted(roles):
-        tokens[role] = issue_token(session, create_user(session, role, [role], clock.now()))
+        tokens[role] = issue_token(session, create_user(session, role, [role], clock.now()), clock.now(), days=3650)
+    for name, department, template, pay, supervisor in STAFF:
+        if name in tokens:
+            set_staff(session, name, department, template, Decimal(pay), supervisor)
     return tokens
 
 

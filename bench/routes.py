@@ -138,7 +138,7 @@ REPAIR_DISPATCH = Route("repair_dispatch", "service_clerk", {
     "customer": "Hengda Furniture", "address": "88 Gongye Road", "phone": "0571-8888 0000",
     "product_model": "XJ-200", "fault": "Motor hums and does not start", "area": "town",
 }, [
-    Step("service_supervisor", "dispatch", {"technician": "Li Ming"}, "dispatched"),
+    Step("service_supervisor", "dispatch", {"technician": "technician"}, "dispatched"),
     Step("technician", "arrive", {}, "on_site"),
     Step("technician", "take_back", {"goods_receipt_no": "SJ-0001", "customer_signed": True}, "in_workshop"),
     Step("technician", "finish_repair", {"repair_hours": "3.5"}, "supervisor_check"),
@@ -146,7 +146,15 @@ REPAIR_DISPATCH = Route("repair_dispatch", "service_clerk", {
     Step("technician", "finish_repair", {"repair_hours": "1.5", "parts_used": "Capacitor C-12"}, "supervisor_check"),
     Step("service_supervisor", "approve_repair", {}, "ready_for_return"),
     Step("technician", "return_goods", {"charged": True, "fee": "180.00", "receipt_recovered": True}, "returned"),
+    Step("service_clerk", "record_callback", {"customer_rating": 4}, "closed"),
 ])
+
+# The staff register the appraisal route needs: name, department, template, standard pay, supervisor.
+# Sheets are opened only for people on it, and a department head reviews only their own department's.
+STAFF = [
+    ("employee", "After-sales service", "field_service", "1500", "supervisor"),
+    ("dept_head", "After-sales service", "field_service", "2000", "hr"),
+]
 
 ROUTES: dict[str, Route] = {r.workflow: r for r in (
     REPLACEMENT_PART, RETURN_INSPECTION, COMPLAINT, APPRAISAL, REPAIR_DISPATCH,

@@ -1,6 +1,7 @@
 import logging
 from logging.config import fileConfig
 
+import sqlalchemy as sa
 from alembic import context
 from flask import current_app
 
@@ -15,10 +16,61 @@ logger = logging.getLogger('alembic.env')
 
 
 def get_engine():
+    """The owner's engine when MIGRATION_DATABASE_URL is set, else the app's own (DATABASE_URL)."""
+    url = current_app.config.get("MIGRATION_DATABASE_URL")
+    if url:
+        return sa.create_engine(url, poolclass=sa.pool.NullPool)
     return current_app.extensions['migrate'].db.engine
 
 
+# The database's own defence of the history: the role the service runs as (DATABASE_URL) may read and
+# add rows of these tables but never change or remove one, and never touches Alembic's bookkeeping.
+# Every other table is a working table: SELECT, INSERT, UPDATE, DELETE. A new append-only table
+# belongs in APPEND_ONLY.
+APPEND_ONLY = ("history", "workflow_versions")
+MIGRATIONS_ONLY = ("alembic_version",)
+
+
+def app_role(migration_url):
+    """The role to grant: DATABASE_APP_ROLE, else DATABASE_URL's user when the migrations run as another."""
+    role = current_app.config.get("DATABASE_APP_ROLE") or \
+        sa.engine.make_url(current_app.config["SQLALCHEMY_DATABASE_URI"]).username
+    # Never the migrating role itself: revoking its own rights would lock the owner out of its tables.
+    return role if role and role != migration_url.username else None
+
+
+def grant_app_role(connection, role):
+    """Give `role` exactly what the service needs in this schema, whatever it held before.
+
+    Re-derived from the tables that exist after every upgrade, so tables added by later migrations
+    are covered without a migration of their own naming the role.
+    """
+    quote = connection.dialect.identifier_preparer.quote
+    schema = connection.execute(sa.text("SELECT current_schema()")).scalar_one()
+    tables = connection.execute(
+        sa.text("SELECT tablename FROM pg_tables WHERE schemaname = :schema ORDER BY tablename"), {"schema": schema}
+    ).scalars().all()
+    who, where = quote(role), quote(schema)
+    statements = [
+        f"GRANT USAGE ON SCHEMA {where} TO {who}",
+        f"REVOKE ALL ON ALL TABLES IN SCHEMA {where} FROM {who}",
+        f"REVOKE ALL ON ALL SEQUENCES IN SCHEMA {where} FROM {who}",
+        f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA {where} TO {who}",
+    ]
+    for table in tables:
+        if table in MIGRATIONS_ONLY:
+            continue
+        rights = "SELECT, INSERT" if table in APPEND_ONLY else "SELECT, INSERT, UPDATE, DELETE"
+        statements.append(f"GRANT {rights} ON {where}.{quote(table)} TO {who}")
+    for statement in statements:
+        connection.execute(sa.text(statement))
+    logger.info("Granted role %s the service's rights on the %d tables of schema %s", role, len(tables), schema)
+
+
 def get_engine_url():
+    if current_app.config.get("MIGRATION_DATABASE_URL"):
+        url = sa.engine.make_url(current_app.config["MIGRATION_DATABASE_URL"])
+        return url.render_as_string(hide_password=False).replace('%', '%%')
     try:
         return get_engine().url.render_as_string(hide_password=False).replace(
             '%', '%%')
@@ -99,6 +151,13 @@ def run_migrations_online():
 
         with context.begin_transaction():
             context.run_migrations()
+            # upgrade, downgrade and stamp name a destination; `current`, `history` and `check` only read.
+            moved = context.get_context().opts.get("destination_rev") is not None
+            role = app_role(connection.engine.url) if connection.dialect.name == "postgresql" else None
+            if moved and role:
+                grant_app_role(connection, role)
+    if connectable is not current_app.extensions['migrate'].db.engine:
+        connectable.dispose()
 
 
 if context.is_offline_mode():

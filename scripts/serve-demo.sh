@@ -3,6 +3,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+# The key that signs session cookies: made once, readable by this user only, found by the app (and by
+# every `flask --app web ...` command run from here) as instance/secret_key. The app refuses to start without one.
+if [ ! -s instance/secret_key ]; then
+    mkdir -p instance
+    (umask 077 && .venv/bin/python -c 'import secrets; print(secrets.token_hex(32))' > instance/secret_key)
+    echo "made a new secret key in instance/secret_key"
+fi
+chmod 600 instance/secret_key
 export FLASK_APP=web
 .venv/bin/flask db upgrade
 .venv/bin/flask workflow demo

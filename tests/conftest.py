@@ -8,6 +8,7 @@ A PostgreSQL that cannot be reached is an error, never a skip.
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -30,14 +31,30 @@ from workflow.engine.users import create_user, issue_token
 from workflow.models import Base
 
 ROOT = Path(__file__).resolve().parent.parent
+# The CLI and servers that tests start as subprocesses (`flask workflow tick`, gunicorn in the drills) are
+# not in testing mode, so they need a real key, as in production; in-process test apps make their own.
+os.environ.setdefault("SECRET_KEY", secrets.token_hex(32))
 TABLES = [t.name for t in Base.metadata.sorted_tables]  # every table, so that no test sees another's rows
 
 
-def _postgres_url() -> str | None:
-    url = os.environ.get("DATABASE_URL", "")
+def _postgres_url(variable: str = "DATABASE_URL") -> str | None:
+    url = os.environ.get(variable, "")
     if not url.startswith("postgres"):
         return None
     return "postgresql+psycopg://" + url.split("://", 1)[1]
+
+
+def _in_schema(url: str, schema: str) -> str:
+    return f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}"
+
+
+def _empty_tables(owner: sa.Engine) -> None:
+    """Empty every table as the owner. History's TRUNCATE trigger is off only inside this transaction,
+    which holds the table's exclusive lock until it commits: no one else ever sees it off."""
+    with owner.begin() as conn:
+        conn.execute(sa.text("ALTER TABLE history DISABLE TRIGGER history_no_truncate"))
+        conn.execute(sa.text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+        conn.execute(sa.text("ALTER TABLE history ENABLE TRIGGER history_no_truncate"))
 
 
 @dataclass
@@ -60,25 +77,35 @@ class FrozenClock:
 
 @pytest.fixture(scope="session")
 def database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    """The migrated database of this run: a template SQLite file, or a fresh PostgreSQL schema."""
+    """The migrated database of this run: a template SQLite file, or a fresh PostgreSQL schema.
+
+    On PostgreSQL the owner (MIGRATION_DATABASE_URL, else DATABASE_URL) makes and migrates the schema,
+    and the service runs as DATABASE_URL's role, which the migrations grant only what it needs: the
+    suite proves the service works with that much. `owner` is the owner's engine, for cleaning up and
+    for the tests that tamper on purpose.
+    """
     pg = _postgres_url()
     if pg:
+        owner = _postgres_url("MIGRATION_DATABASE_URL") or pg
         schema = f"test_{uuid.uuid4().hex[:12]}"
-        admin = sa.create_engine(pg)
+        admin = sa.create_engine(owner)
         with admin.begin() as conn:  # fails loudly if PostgreSQL is unreachable
             conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-        url = f"{pg}{'&' if '?' in pg else '?'}options=-csearch_path%3D{schema}"
-        app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": url})
+        url, owner_url = _in_schema(pg, schema), _in_schema(owner, schema)
+        app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": url, "MIGRATION_DATABASE_URL": owner_url})
         with app.app_context():
             upgrade()
             db.engine.dispose()
-        yield {"kind": "postgresql", "url": url}
+        owner_engine = sa.create_engine(owner_url)
+        yield {"kind": "postgresql", "url": url, "owner_url": owner_url, "owner": owner_engine}
+        owner_engine.dispose()
         with admin.begin() as conn:
             conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
     else:
         template = tmp_path_factory.mktemp("db") / "template.db"
-        app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{template}"})
+        app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{template}",
+                          "MIGRATION_DATABASE_URL": ""})
         with app.app_context():
             upgrade()
             db.engine.dispose()
@@ -98,14 +125,21 @@ def app(database: dict[str, Any], tmp_path: Path, frozen_clock: FrozenClock) -> 
         url = f"sqlite:///{path}"
     else:
         url = database["url"]
-    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": url, "WORKFLOW_NOW": frozen_clock})
+    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": url, "WORKFLOW_NOW": frozen_clock,
+                      "MIGRATION_DATABASE_URL": database.get("owner_url", "")})
     with app.app_context():
         yield app
         db.session.remove()
         if database["kind"] == "postgresql":
-            with db.engine.begin() as conn:
-                conn.execute(sa.text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+            _empty_tables(database["owner"])
         db.engine.dispose()
+
+
+@pytest.fixture
+def owner_engine(app: Flask, database: dict[str, Any]) -> sa.Engine:
+    """The database as its owner reaches it, around the service's role: for tests that tamper on purpose.
+    SQLite has no roles, so there it is the service's own engine."""
+    return database["owner"] if database["kind"] == "postgresql" else db.engine
 
 
 @pytest.fixture
@@ -145,7 +179,8 @@ class Api:
     def user(self, name: str, *roles: str) -> Actor:
         if name not in self.tokens:
             user = create_user(db.session, name, list(roles or [name]), self.clock.now())
-            self.tokens[name] = issue_token(db.session, user)
+            # Ten years: the tests move the clock by months, and these tokens are not what they test.
+            self.tokens[name] = issue_token(db.session, user, self.clock.now(), days=3650)
             db.session.commit()
         return Actor(name, frozenset(roles or [name]))
 
@@ -191,12 +226,13 @@ def snapshot(case_id: int) -> dict[str, Any]:
 
 @pytest.fixture
 def staff(app: Flask, clock, published):
-    """Makes people who sign in to the web UI: `staff("lead", "service_lead")`, whose password is their name."""
+    """Makes people who sign in to the web UI: `staff("lead", "service_lead")`, whose password is
+    `<name>-demo-pass` (as in the demo: long enough for PASSWORD_MIN_LENGTH)."""
     from workflow.engine.users import user_by_name
 
     def make(name: str, *roles: str) -> str:
         if user_by_name(db.session, name) is None:
-            create_user(db.session, name, list(roles or [name]), clock.now(), password=name)
+            create_user(db.session, name, list(roles or [name]), clock.now(), password=f"{name}-demo-pass")
             db.session.commit()
         return name
 

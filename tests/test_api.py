@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from web import create_app
 from web.extensions import db
-from workflow.models import User
+from workflow.models import ApiToken, User
 
 from .helpers import minimal_text, publish_minimal
 
@@ -135,13 +135,14 @@ def test_labels_in_diagrams_are_escaped(api, clock):
 
 def test_users_cli_creates_users_and_prints_only_the_token(runner, api):
     result = runner.invoke(
-        args=["users", "create", "wang", "--role", "service_lead", "--role", "fg_qa", "--password", "s3cret"])
+        args=["users", "create", "wang", "--role", "service_lead", "--role", "fg_qa", "--password", "s3cret-phrase"])
     assert result.exit_code == 0, result.output
     token = runner.invoke(args=["users", "token", "wang"]).output.strip()
     assert re.fullmatch(r"[A-Za-z0-9_-]{40,}", token)
     user = db.session.scalar(sa.select(User).where(User.name == "wang"))
     assert user.roles == {"service_lead", "fg_qa"}
-    assert token not in (user.token_hash or "") and "s3cret" not in (user.password_hash or "")
+    stored = db.session.scalars(sa.select(ApiToken.digest).where(ApiToken.user_id == user.id)).all()
+    assert stored and all(token not in digest for digest in stored) and "s3cret" not in (user.password_hash or "")
     response = api.client.get("/api/v1/workflows", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 200 and len(response.get_json()["items"]) == 5
     again = runner.invoke(args=["users", "token", "wang"]).output.strip()

@@ -12,9 +12,13 @@ return, an appeal HR upholds (scored again) and an appeal HR rejects.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import pytest
+
+from web.extensions import db
+from workflow.engine.appraisal import set_staff
 
 from .paths import (
     CasePath,
@@ -105,9 +109,17 @@ APPEALED = "returned_then_appeal_upheld_then_appeal_rejected"
 
 
 def people(api) -> None:
-    """zhang, li, wang and hr with their roles, and a colleague of zhang and of li."""
+    """zhang, li, wang and hr with their roles, and a colleague of zhang and of li.
+
+    The staff register puts zhang (supervised by li), zhao (supervised by zhou) and wang, the head, in
+    the sheet's department: sheets are opened only for people on it, and a head reviews only their own
+    department's sheets.
+    """
     for name, role in {**ROLE_OF, OTHER_EMPLOYEE: "employee", OTHER_SUPERVISOR: "supervisor"}.items():
         api.user(name, role)
+    for name, supervisor in ((EMPLOYEE, SUPERVISOR), (OTHER_EMPLOYEE, OTHER_SUPERVISOR), (DEPT_HEAD, HR)):
+        set_staff(db.session, name, SHEET["department"], "field_service", Decimal("1500"), supervisor)
+    db.session.commit()
 
 
 @pytest.fixture

@@ -52,6 +52,14 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     # Row ids are 32-bit integers on PostgreSQL: a larger number in a URL is a 404, not a database error.
     app.url_map.converters["id"] = RowId
 
+    from . import limits
+
+    limits.init_app(app)  # first, so that its check runs before any other reads the request
+
+    from . import security
+
+    security.init_app(app)  # refuses to start without a real SECRET_KEY; then cookies, rate limits, headers
+
     from . import api, appraisal, cli, ui  # noqa: F401  (appraisal adds its routes to api.bp)
 
     app.register_blueprint(api.bp)

@@ -2,35 +2,36 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
-from sqlalchemy import and_, false, func, or_, select
+from sqlalchemy import func, select
 from werkzeug.exceptions import HTTPException
 
 from workflow import diagram
 from workflow.engine import (
     Clock,
     NotFound,
+    RoleRefused,
     WorkflowError,
     actor_of,
     advance,
     available_actions,
     current_workflow,
-    get_case,
     latest_versions,
     notifications,
     open_case,
     opener_roles,
+    policy,
     workflow_of,
 )
 from workflow.engine.cases import MAX_ID
+from workflow.engine.periods import parse_period
 from workflow.engine.sla import monthly_figures
 from workflow.engine.users import user_by_token
 from workflow.models import Case, HistoryEntry, Notification, WorkflowVersion
 
-from . import openapi, serializers
+from . import limits, openapi, serializers
 from .extensions import db
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -92,13 +93,24 @@ def _authenticate() -> tuple[Response, int] | None:
         return None  # the description of the API is public; everything it describes is not
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
-    user = user_by_token(db.session, token.strip()) if scheme.lower() == "bearer" and token.strip() else None
+    token = token.strip()
+    # Looked up afresh on every call (no cache): a revoked or expired token, or a disabled user, stops at once.
+    user = user_by_token(db.session, token, clock().now()) if scheme.lower() == "bearer" and token else None
     if user is None:
-        response, status = error(401, "unauthorized", "Send a valid API token: Authorization: Bearer <token>")
+        from . import security  # here: web.security imports this module
+
+        retry_at = security.count_unauthorized_call()  # per address: API_UNAUTHORIZED_LIMIT
+        if retry_at is not None:
+            return security.too_many_unauthorized(retry_at), 429
+        message = {"en": "Send a valid API token (not expired, not revoked): Authorization: Bearer <token>",
+                   "zh": "请发送有效的 API 令牌（未过期、未撤销）：Authorization: Bearer <令牌>"}[lang()]
+        response, status = error(401, "unauthorized", message)
         response.headers["WWW-Authenticate"] = "Bearer"
         return response, status
     g.user = user
     g.actor = actor_of(user)
+    if db.session.dirty:  # the token's last use, noted: kept even when the call itself changes nothing
+        db.session.commit()
     return None
 
 
@@ -128,9 +140,7 @@ def list_workflows() -> Response:
 
 
 def _version(key: str) -> WorkflowVersion:
-    wanted = request.args.get("version", type=int)
-    if wanted is not None and not 0 < wanted <= MAX_ID:
-        raise NotFound(f"workflow {key!r} has no version {wanted}", f"流程 {key!r} 没有版本 {wanted}")
+    wanted = limits.optional_int_arg("version", 1, MAX_ID)  # 400 unless a whole number that fits the column
     if wanted is None:
         return current_workflow(db.session, key)[0]
     version = db.session.scalar(
@@ -168,31 +178,18 @@ def create_case() -> tuple[Response, int]:
     return response, 201
 
 
-def _actionable_filter(roles: frozenset[str]) -> Any:
-    """SQL for "a case in a state where one of `roles` may act", over every version in use."""
-    pairs = []
-    for version in db.session.scalars(select(WorkflowVersion)):
-        definition = workflow_of(version).definition
-        states = sorted({s for t in definition.transitions.values() if roles & set(t.roles) for s in t.sources})
-        if states:
-            pairs.append(and_(Case.version_id == version.id, Case.state.in_(states)))
-    return or_(*pairs) if pairs else false()
-
-
 @bp.get("/cases")
 def list_cases() -> Response:
-    page = min(max(request.args.get("page", 1, type=int), 1), MAX_ID)  # beyond any real list, and no overflow
-    per_page = min(
-        max(request.args.get("per_page", current_app.config["API_PAGE_SIZE"], type=int), 1),
-        current_app.config["API_MAX_PAGE_SIZE"],
-    )
-    query = select(Case)
+    page = limits.int_arg("page", 1, 1, MAX_ID)  # beyond any real list, and no overflow of the OFFSET
+    config = current_app.config
+    per_page = limits.int_arg("per_page", config["API_PAGE_SIZE"], 1, config["API_MAX_PAGE_SIZE"])
+    query = select(Case).where(policy.visible(db.session, g.actor))
     if workflow := request.args.get("workflow"):
         query = query.where(Case.workflow_key == workflow)
     if state := request.args.get("state"):
         query = query.where(Case.state == state)
     if request.args.get("actionable", "").lower() in ("1", "true", "yes"):
-        query = query.where(_actionable_filter(g.actor.roles))
+        query = query.where(policy.actionable(db.session, g.actor))
     total = db.session.scalar(select(func.count()).select_from(query.subquery()))
     cases = db.session.scalars(
         query.order_by(Case.updated_at.desc(), Case.id.desc()).limit(per_page).offset((page - 1) * per_page)
@@ -202,7 +199,7 @@ def list_cases() -> Response:
 
 @bp.get("/cases/<id:case_id>")
 def show_case(case_id: int) -> Response:
-    return jsonify(_case_json(get_case(db.session, case_id)))
+    return jsonify(_case_json(policy.visible_case(db.session, g.actor, case_id)))
 
 
 @bp.post("/cases/<id:case_id>/actions/<action>")
@@ -211,10 +208,8 @@ def take_action(case_id: int, action: str) -> Response:
     expected = body.get("expected_version")
     if expected is not None and (not isinstance(expected, int) or isinstance(expected, bool)):
         raise WorkflowError("expected_version must be a whole number", "expected_version 必须是整数")
-    comment = body.get("comment")
-    if comment is not None and not isinstance(comment, str):
-        raise WorkflowError("comment must be text", "comment 必须是文本")
-    case = get_case(db.session, case_id)
+    comment = body.get("comment")  # checked by the engine, as for every caller
+    case = policy.visible_case(db.session, g.actor, case_id)
     advance(db.session, clock(), case, action, g.actor, body.get("inputs") or {}, comment, expected)
     db.session.commit()
     return jsonify(_case_json(case))
@@ -222,7 +217,7 @@ def take_action(case_id: int, action: str) -> Response:
 
 @bp.get("/cases/<id:case_id>/history")
 def case_history(case_id: int) -> Response:
-    case = get_case(db.session, case_id)
+    case = policy.visible_case(db.session, g.actor, case_id)
     rows = db.session.scalars(
         select(HistoryEntry).where(HistoryEntry.case_id == case.id).order_by(HistoryEntry.seq)
     ).all()
@@ -231,7 +226,7 @@ def case_history(case_id: int) -> Response:
 
 @bp.get("/cases/<id:case_id>/diagram.svg")
 def case_diagram(case_id: int) -> Response:
-    case = get_case(db.session, case_id)
+    case = policy.visible_case(db.session, g.actor, case_id)
     moves = db.session.execute(
         select(HistoryEntry.from_state, HistoryEntry.action, HistoryEntry.to_state)
         .where(HistoryEntry.case_id == case.id).order_by(HistoryEntry.seq)
@@ -245,7 +240,7 @@ def case_diagram(case_id: int) -> Response:
 
 @bp.get("/notifications")
 def list_notifications() -> Response:
-    limit = min(max(request.args.get("limit", 20, type=int), 1), 200)
+    limit = limits.int_arg("limit", 20, 1, 200)
     unread_only = request.args.get("unread", "").lower() in ("1", "true", "yes")
     items = notifications.for_user(db.session, g.user.name, limit=limit, unread_only=unread_only)
     unread = db.session.scalar(
@@ -268,9 +263,13 @@ def read_notification(notification_id: int) -> Response:
 @bp.get("/sla")
 def sla() -> Response:
     key, month = request.args.get("workflow"), request.args.get("month", "")
-    if not key or not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", month):
+    if not key or not month:
         raise WorkflowError("Give ?workflow=KEY&month=YYYY-MM", "请提供 ?workflow=流程&month=YYYY-MM")
-    current_workflow(db.session, key)  # 404 for an unknown workflow
+    parse_period(month, "month")  # a 400 before anything is looked up
+    definition = current_workflow(db.session, key)[1].definition  # 404 for an unknown workflow
+    if not policy.may_read_workflow_report(g.actor, definition):
+        raise RoleRefused(f"The {definition.title['en']} figures are for its readers and auditors",
+                          f"{definition.title['zh']}统计仅供其查阅角色和审计员查看")
     return jsonify(serializers.sla(clock(), monthly_figures(db.session, key, month, clock().tz)))
 
 

@@ -6,6 +6,8 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -18,13 +20,24 @@ from sqlalchemy.orm import Session
 
 from workflow import diagram
 from workflow.definitions import load_text, shipped_files, validate_path
-from workflow.engine import Clock, WorkflowError, actor_of, appraisal, publish_definition, verify_all
+from workflow.engine import SYSTEM, Clock, WorkflowError, actor_of, appraisal, audit, publish_definition
+from workflow.engine.history import Break
 from workflow.engine.notifications import SmtpSettings, send_pending_emails
 from workflow.engine.sla import monthly_figures
-from workflow.engine.users import create_user, issue_token, user_by_name
+from workflow.engine.users import (
+    create_user,
+    disable_user,
+    enable_user,
+    issue_token,
+    revoke_token,
+    set_password,
+    tokens_of,
+    user_by_name,
+)
 from workflow.engine.worker import TickReport, fire_due_timers
-from workflow.models import Closure
+from workflow.models import Closure, User
 
+from . import safe_csv
 from .extensions import db
 
 workflow_cli = AppGroup("workflow", help="Validate, publish and draw workflow definitions; run their timers.")
@@ -108,17 +121,83 @@ def demo_command() -> None:
     db.session.commit()
 
 
+@contextmanager
+def _audit_snapshot() -> Iterator[Session]:
+    """A read-only session that sees one moment of the database, however long the audit takes."""
+    engine = db.engine
+    if engine.dialect.name == "postgresql":
+        engine = engine.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+    with Session(engine) as session, session.begin():
+        yield session
+
+
+def _audit_key() -> bytes:
+    """The checkpoint key, from AUDIT_KEY or the file AUDIT_KEY_FILE names: never from the database."""
+    key, path = current_app.config.get("AUDIT_KEY", ""), current_app.config.get("AUDIT_KEY_FILE", "")
+    if key and path:
+        raise click.ClickException("set AUDIT_KEY or AUDIT_KEY_FILE, not both")
+    if path:
+        try:
+            raw = Path(path).read_bytes().strip()
+        except OSError as exc:
+            raise click.ClickException(f"AUDIT_KEY_FILE {path}: {exc.strerror}") from None
+    elif key:
+        raw = str(key).encode("utf-8")
+    else:
+        raise click.ClickException("no audit key: set AUDIT_KEY, or AUDIT_KEY_FILE to a file holding it "
+                                   "(kept outside the database, e.g. `openssl rand -hex 32`)")
+    try:
+        audit.check_key(raw)
+    except audit.CheckpointInvalid as exc:
+        raise click.ClickException(str(exc)) from None
+    return raw
+
+
+def _report_breaks(breaks: list[Break], what: str) -> None:
+    for b in breaks:
+        click.echo(f"BROKEN: {b}")
+    first = breaks[0]
+    click.echo(f"{what} FAILED: first break at case {first.case_id}, seq {first.seq}", err=True)
+    sys.exit(1)
+
+
 @audit_cli.command("verify")
-def verify_command() -> None:
-    """Re-compute every case's hash chain; name the first broken case and seq."""
-    checked, breaks = verify_all(db.session)
+@click.option("--checkpoint", "checkpoint_file", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Also prove that nothing before this checkpoint (flask audit checkpoint) changed.")
+def verify_command(checkpoint_file: str | None) -> None:
+    """Re-compute every case's hash chain and check each case's state, lock_version and data against it."""
+    checkpoint = None
+    if checkpoint_file:
+        try:
+            checkpoint = audit.read_checkpoint(Path(checkpoint_file).read_text("utf-8"), _audit_key())
+        except (audit.CheckpointInvalid, UnicodeDecodeError) as exc:
+            raise click.ClickException(f"{checkpoint_file}: {exc}") from None
+    with _audit_snapshot() as session:
+        checked, breaks = audit.verify_all(session, _clock())
+        if checkpoint:
+            breaks = sorted(breaks + audit.verify_checkpoint(session, checkpoint), key=lambda b: (b.case_id, b.seq))
     if breaks:
-        for b in breaks:
-            click.echo(f"BROKEN: {b}")
-        first = breaks[0]
-        click.echo(f"history verification FAILED: first break at case {first.case_id}, seq {first.seq}", err=True)
-        sys.exit(1)
+        _report_breaks(breaks, "history verification")
     click.echo(f"OK: {checked} case histories verified")
+    if checkpoint:
+        click.echo(f"OK: the {len(checkpoint.heads)} case chain heads of the checkpoint of {checkpoint.at} hold")
+
+
+@audit_cli.command("checkpoint")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False),
+              help="The file to write; keep it where the database's users cannot change it.")
+def checkpoint_command(out: str) -> None:
+    """Write every case's chain head and the time, signed with HMAC-SHA256 under AUDIT_KEY(_FILE)."""
+    key = _audit_key()
+    with _audit_snapshot() as session:
+        checked, breaks = audit.verify_all(session, _clock())
+        if breaks:  # a checkpoint vouches for the history as it is: never for a broken one
+            _report_breaks(breaks, "history verification (no checkpoint written)")
+        text = audit.checkpoint_text(session, _clock().now(), key)
+    partial = Path(f"{out}.partial")
+    partial.write_text(text, "utf-8")
+    partial.replace(out)  # never a half-written checkpoint under the real name
+    click.echo(f"checkpoint of {checked} case chain heads written to {out}")
 
 
 @users_cli.command("create")
@@ -129,23 +208,99 @@ def verify_command() -> None:
 def create_user_command(name: str, roles: tuple[str, ...], password: str | None, display_name: str | None) -> None:
     """Create a user with one or more roles."""
     try:
-        create_user(db.session, name, list(roles), _clock().now(), password=password, display_name=display_name)
+        create_user(db.session, name, list(roles), _clock().now(), password=password, display_name=display_name,
+                    min_password_length=current_app.config["PASSWORD_MIN_LENGTH"])
     except WorkflowError as exc:
         raise click.ClickException(str(exc)) from None
     db.session.commit()
     click.echo(f"created {name} with roles {', '.join(sorted(set(roles)))}")
 
 
-@users_cli.command("token")
-@click.argument("name")
-def token_command(name: str) -> None:
-    """Issue a new API token for NAME and print it alone (the previous token stops working)."""
+def _user(name: str) -> User:
     user = user_by_name(db.session, name)
     if user is None:
         raise click.ClickException(f"no user {name!r}")
-    token = issue_token(db.session, user)
+    return user
+
+
+@users_cli.command("token")
+@click.argument("name")
+@click.option("--name", "token_name", default="default", show_default=True,
+              help="The token's name; a live token of that name is revoked.")
+@click.option("--days", type=click.IntRange(1, 3660), default=None, help="Valid for N days [default: API_TOKEN_DAYS].")
+def token_command(name: str, token_name: str, days: int | None) -> None:
+    """Issue a new API token for NAME and print it alone (a live token of the same name stops working)."""
+    user = _user(name)
+    try:
+        token = issue_token(db.session, user, _clock().now(), name=token_name,
+                            days=days or int(current_app.config["API_TOKEN_DAYS"]))
+    except WorkflowError as exc:
+        raise click.ClickException(str(exc)) from None
     db.session.commit()
     click.echo(token)
+
+
+@users_cli.command("tokens")
+@click.argument("name")
+def tokens_command(name: str) -> None:
+    """List NAME's API tokens: name, created, expires, last used, state. Never the secret."""
+    now = _clock().now()
+    rows = tokens_of(db.session, _user(name))
+    if not rows:
+        click.echo(f"{name} has no API tokens")
+    for t in rows:
+        state = "revoked" if t.revoked_at else "expired" if t.expires_at <= now else "active"
+        used = t.last_used_at.isoformat(timespec="minutes") if t.last_used_at else "never"
+        click.echo(f"{t.name}\tcreated {t.created_at.isoformat(timespec='minutes')}"
+                   f"\texpires {t.expires_at.isoformat(timespec='minutes')}\tlast used {used}\t{state}")
+
+
+@users_cli.command("revoke-token")
+@click.argument("name")
+@click.argument("token_name")
+def revoke_token_command(name: str, token_name: str) -> None:
+    """Revoke NAME's live token TOKEN_NAME: it stops working with the next request."""
+    try:
+        revoke_token(db.session, _user(name), token_name, _clock().now())
+    except WorkflowError as exc:
+        raise click.ClickException(str(exc)) from None
+    db.session.commit()
+    click.echo(f"revoked {name}'s token {token_name!r}")
+
+
+@users_cli.command("set-password")
+@click.argument("name")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
+              help="The new password (asked for when not given).")
+@click.option("--revoke-tokens", is_flag=True, help="Also revoke every API token of NAME.")
+def set_password_command(name: str, password: str, revoke_tokens: bool) -> None:
+    """Give NAME a new password; every session they have signed in with ends."""
+    try:
+        set_password(db.session, _user(name), password, _clock().now(),
+                     min_length=current_app.config["PASSWORD_MIN_LENGTH"], revoke_tokens=revoke_tokens)
+    except WorkflowError as exc:
+        raise click.ClickException(str(exc)) from None
+    db.session.commit()
+    revoked = "; tokens revoked" if revoke_tokens else ""
+    click.echo(f"new password set for {name}; their sessions have ended{revoked}")
+
+
+@users_cli.command("disable")
+@click.argument("name")
+def disable_command(name: str) -> None:
+    """Stop NAME signing in or using the API: ends their sessions and revokes their tokens."""
+    disable_user(db.session, _user(name), _clock().now())
+    db.session.commit()
+    click.echo(f"disabled {name}: sessions ended, API tokens revoked")
+
+
+@users_cli.command("enable")
+@click.argument("name")
+def enable_command(name: str) -> None:
+    """Let NAME sign in again (their old API tokens stay revoked: issue new ones)."""
+    enable_user(db.session, _user(name))
+    db.session.commit()
+    click.echo(f"enabled {name}")
 
 
 def smtp_settings() -> SmtpSettings | None:
@@ -288,11 +443,15 @@ def open_month_command(department: str, period: str, actor: str) -> None:
 @click.option("--department", required=True)
 @click.option("--period", required=True, help="YYYY-MM")
 def export_command(department: str, period: str) -> None:
-    """Print the month's results: employee, total, grade, performance pay."""
-    view = appraisal.department_month(db.session, department, period)
-    click.echo(f"{department} {period} (department coefficient {view.coefficient})")
-    for r in view.rows:
-        click.echo(f"{r.employee}\t{r.total or '-'}\t{r.grade or '-'}\t{r.performance_pay or '-'}\t{r.state}")
+    """Print the month's results, tab-separated: employee, total, grade, performance pay, state."""
+    try:
+        view = appraisal.department_month(db.session, department, period, SYSTEM)  # the operator reads every department
+    except WorkflowError as exc:
+        raise click.ClickException(str(exc)) from None
+    # Through safe_csv, like every export: pasted into a spreadsheet, no cell runs as a formula.
+    rows = [[f"{department} {period} (department coefficient {view.coefficient})"]]
+    rows += [[r.employee, r.total, r.grade, r.performance_pay, r.state] for r in view.rows]
+    click.echo(safe_csv.to_text(rows, dialect="excel-tab", lineterminator="\n"), nl=False)
 
 
 def init_app(app: Flask) -> None:

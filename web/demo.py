@@ -1,4 +1,4 @@
-"""Demo data: the shipped workflows, one user per role (password = user name), and a few cases."""
+"""Demo data: the shipped workflows, one user per role (password `<name>-demo-pass`), and a few cases."""
 
 from __future__ import annotations
 
@@ -37,8 +37,8 @@ def seed(session: Session, clock: Clock) -> Iterator[str]:
         yield f"{version.key}: version {version.version} {'published' if created else 'unchanged'}"
     for name, roles in DEMO_USERS.items():
         if user_by_name(session, name) is None:
-            create_user(session, name, roles, now, password=name)
-    yield f"{len(DEMO_USERS)} demo users (password = user name)"
+            create_user(session, name, roles, now, password=f"{name}-demo-pass")
+    yield f"{len(DEMO_USERS)} demo users (password: the name followed by -demo-pass, e.g. lead-demo-pass)"
     if session.scalar(select(func.count()).select_from(Case)):
         yield "cases exist already: no demo cases added"
         return
@@ -77,6 +77,8 @@ def _demo_cases(session: Session, clock: Clock) -> Iterator[str]:
 
     set_staff(session, "employee", "售后服务部", "field_service", Decimal("1500"), "supervisor")
     set_staff(session, "technician", "售后服务部", "repair", Decimal("1200"), "supervisor")
+    # The head is on the register for their department (whose sheets they review) but is appraised above it.
+    set_staff(session, "head", "售后服务部", "field_service", Decimal("3000"), "gm", active=False)
     period = clock.local(clock.now()).strftime("%Y-%m")
     opened = open_month(session, clock, "售后服务部", period, person("hr"))
     yield f"appraisal {period}: {len(opened.opened)} sheet(s) opened for 售后服务部"

@@ -24,9 +24,11 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
 def _errors(*codes: int) -> dict[str, Any]:
     text = {400: "Bad request (e.g. text with a NUL character)", 401: "No valid token",
             403: "Refused: role or four-eyes", 404: "Not found",
-            409: "Wrong state or stale expected_version", 422: "Invalid inputs or a failed guard"}
-    # Any call may be refused as malformed before it is looked at, so every operation documents 400.
-    return {str(c): _json(_ref("Error"), text[c]) for c in sorted({400, *codes})}
+            409: "Wrong state or stale expected_version", 422: "Invalid inputs or a failed guard",
+            413: "Request body larger than MAX_CONTENT_LENGTH"}
+    # Any call may be refused as malformed or too large before it is looked at (web/limits.py), so every
+    # operation documents 400 and 413.
+    return {str(c): _json(_ref("Error"), text[c]) for c in sorted({400, 413, *codes})}
 
 
 SVG = {"description": "SVG diagram", "content": {"image/svg+xml": {"schema": {"type": "string"}}}}
@@ -155,7 +157,7 @@ def document() -> dict[str, Any]:
                 "requestBody": {"required": True, "content": {"application/json": {"schema": {
                     "type": "object", "required": ["workflow"],
                     "properties": {"workflow": {"type": "string"}, "data": {"type": "object"},
-                                   "comment": {"type": "string"}}}}}},
+                                   "comment": {"type": "string", "maxLength": 4000}}}}}},
                 "responses": {"201": _json(_ref("Case"), "The new case"), **_errors(400, 401, 403, 404, 422)},
             },
             "get": {
@@ -164,11 +166,11 @@ def document() -> dict[str, Any]:
                     {"name": "workflow", "in": "query", "schema": {"type": "string"}},
                     {"name": "state", "in": "query", "schema": {"type": "string"}},
                     {"name": "actionable", "in": "query", "schema": {"type": "boolean"}},
-                    # Lenient, like every paging parameter here: out of range is clamped, not refused.
-                    {"name": "page", "in": "query", "schema": {"type": "integer"},
-                     "description": "1-based; a smaller or unreadable value means 1"},
-                    {"name": "per_page", "in": "query", "schema": {"type": "integer"},
-                     "description": "Default API_PAGE_SIZE (50); clamped to 1..API_MAX_PAGE_SIZE (500)"},
+                    # Out of range or unreadable is a 400, never clamped.
+                    {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1},
+                     "description": "1-based, at most 2147483647; past the last page is an empty page"},
+                    {"name": "per_page", "in": "query", "schema": {"type": "integer", "minimum": 1},
+                     "description": "Default API_PAGE_SIZE (50); 1 to API_MAX_PAGE_SIZE (500)"},
                 ],
                 "responses": {"200": _json({"type": "object", "required": ["items", "page", "per_page", "total"],
                                             "properties": {"items": {"type": "array", "items": _ref("Case")},
@@ -187,7 +189,7 @@ def document() -> dict[str, Any]:
             "parameters": [CASE_ID, {"name": "action", "in": "path", "required": True, "schema": {"type": "string"}}],
             "requestBody": {"required": True, "content": {"application/json": {"schema": {
                 "type": "object", "properties": {
-                    "inputs": {"type": "object"}, "comment": {"type": "string", "nullable": True},
+                    "inputs": {"type": "object"}, "comment": {"type": "string", "nullable": True, "maxLength": 4000},
                     "expected_version": {"type": "integer", "nullable": True}}}}}},
             "responses": {"200": _json(_ref("Case"), "The moved case"), **_errors(400, 401, 403, 404, 409, 422)},
         }},
@@ -203,8 +205,9 @@ def document() -> dict[str, Any]:
         }},
         "/notifications": {"get": {
             "summary": "The caller's notifications",
-            "parameters": [{"name": "limit", "in": "query", "schema": {"type": "integer"},
-                            "description": "Default 20; clamped to 1..200"},
+            "parameters": [{"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1,
+                                                                      "maximum": 200},
+                            "description": "Default 20; 1 to 200, else a 400"},
                            {"name": "unread", "in": "query", "schema": {"type": "boolean"}}],
             "responses": {"200": _json({"type": "object", "required": ["items", "unread"], "properties": {
                 "items": {"type": "array", "items": _ref("Notification")}, "unread": {"type": "integer"}}},
@@ -252,12 +255,12 @@ def _appraisal_paths() -> dict[str, Any]:
                 "type": "object", "required": ["department", "period"],
                 "properties": {"department": {"type": "string"}, "period": {"type": "string"}}}}}},
             "responses": {"201": _json({"type": "object"}, "Opened and skipped sheets"),
-                          **_errors(400, 401, 403, 404)},
+                          **_errors(400, 401, 403, 404, 422)},
         }},
         "/appraisal/departments/{department}/months/{period}": {"get": {
             "summary": "A department's sheets of a month: totals, grades, distribution, performance pay",
             "parameters": month,
-            "responses": {"200": _json({"type": "object"}, "The month"), **_errors(401, 403, 404)},
+            "responses": {"200": _json({"type": "object"}, "The month"), **_errors(401, 403, 404, 422)},
         }},
         "/appraisal/departments/{department}/months/{period}/coefficient": {"put": {
             "summary": "Set the department coefficient of a month (HR)", "parameters": month,
@@ -268,7 +271,7 @@ def _appraisal_paths() -> dict[str, Any]:
         "/appraisal/departments/{department}/months/{period}/export.csv": {"get": {
             "summary": "The month's results as CSV", "parameters": month,
             "responses": {"200": {"description": "CSV", "content": {"text/csv": {"schema": {"type": "string"}}}},
-                          **_errors(401, 403, 404)},
+                          **_errors(401, 403, 404, 422)},
         }},
         "/cases/{case_id}/evidence": {"get": {
             "summary": "Deductions proposed for an appraisal sheet", "parameters": [CASE_ID],

@@ -58,8 +58,17 @@ def chromium() -> Iterator[object]:
 
 @pytest.fixture
 def new_page(chromium, live_server: str) -> Iterator[Callable[..., object]]:
-    """Opens a page in a fresh browser context (its own cookies): one per person in a scenario."""
+    """Opens a page in a fresh browser context (its own cookies): one per person in a scenario.
+
+    The app's Content-Security-Policy forbids inline script and style; Chromium reports every use it
+    blocks on the console, and any such report fails the test: the UI must work with the policy on.
+    """
     contexts = []
+    refused: list[str] = []
+
+    def note_csp_violation(message) -> None:
+        if "Content Security Policy" in message.text:
+            refused.append(message.text)
 
     def make(locale: str = "zh-CN", viewport: dict[str, int] | None = None):
         context = chromium.new_context(  # type: ignore[attr-defined]
@@ -67,11 +76,14 @@ def new_page(chromium, live_server: str) -> Iterator[Callable[..., object]]:
         )
         context.set_default_timeout(15_000)
         contexts.append(context)
-        return context.new_page()
+        page = context.new_page()
+        page.on("console", note_csp_violation)
+        return page
 
     yield make
     for context in contexts:
         context.close()
+    assert refused == [], "the Content-Security-Policy blocked parts of the UI"
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ def sign_in(page: Page, name: str) -> None:
     page.goto("/")
     expect(page).to_have_url(re.compile(r"/sign-in\?next="))
     page.fill("#name", name)
-    page.fill("#password", name)
+    page.fill("#password", f"{name}-demo-pass")
     page.locator("article.sign-in button[type=submit]").click()
     expect(page).not_to_have_url(re.compile("/sign-in"))
 

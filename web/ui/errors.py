@@ -14,6 +14,7 @@ TITLES = {
     403: N_("You may not do this"),
     404: N_("This page does not exist"),
     405: N_("This page does not exist"),
+    413: N_("This request is too large"),
     500: N_("Something went wrong on our side"),
 }
 EXPLANATIONS = {
@@ -21,6 +22,7 @@ EXPLANATIONS = {
     403: N_("Your roles do not allow this. Auditors can look at every case but change none."),
     404: N_("The case or page you asked for is not here. It may have been mistyped."),
     405: N_("The case or page you asked for is not here. It may have been mistyped."),
+    413: N_("Nothing was saved. Shorten the long texts in the form and send it again."),
     500: N_("Nothing was changed. Please try again; if it keeps happening, tell the administrator."),
 }
 CSRF_EXPLANATION = N_(

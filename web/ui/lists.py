@@ -11,10 +11,11 @@ from sqlalchemy import and_, false, func, or_, select
 from sqlalchemy.orm import Session
 
 from workflow.definitions import Definition, TransitionSpec
-from workflow.engine import Actor, Clock, entered_by, workflow_of
-from workflow.engine.cases import may_take
+from workflow.engine import Actor, Clock, entered_by, policy, workflow_of
+from workflow.engine.cases import MAX_ID, may_take
 from workflow.models import Case, Timer, WorkflowVersion
 
+from .. import limits
 from . import present
 
 
@@ -33,7 +34,7 @@ class Filters:
             workflow, state = state.split(":", 1)
         return cls(
             workflow=workflow, state=state, overdue=args.get("overdue", "") in ("1", "on", "true"),
-            q=args.get("q", "").strip()[:100], page=max(args.get("page", 1, type=int) or 1, 1),
+            q=args.get("q", "").strip()[:100], page=limits.int_arg("page", 1, 1, MAX_ID, args),
         )
 
     def args(self, **changes: Any) -> dict[str, Any]:
@@ -108,15 +109,8 @@ def _matches(row: Row, filters: Filters) -> bool:
 def inbox(session: Session, clock: Clock, actor: Actor, filters: Filters, per_page: int) -> Listing:
     """The cases `actor` can act on now: overdue first, then by the earliest due timer, then oldest first."""
     versions = _versions(session)
-    # First narrow in SQL to the states where one of the actor's roles has a way out ...
-    pairs = []
-    for version_id, (_, definition) in versions.items():
-        states = sorted(
-            {s for t in definition.transitions.values() if actor.roles & set(t.roles) for s in t.sources}
-        )
-        if states:
-            pairs.append(and_(Case.version_id == version_id, Case.state.in_(states)))
-    candidates = session.scalars(select(Case).where(or_(*pairs) if pairs else false())).all()
+    # First narrow in SQL to the visible cases in states where one of the actor's roles has a way out ...
+    candidates = session.scalars(select(Case).where(policy.actionable(session, actor))).all()
     # ... then ask the engine, case by case, which of those ways this actor may take now. This is
     # `available_actions`, except that who entered the state is read only where four-eyes needs it.
     now = clock.now()
@@ -125,7 +119,7 @@ def inbox(session: Session, clock: Clock, actor: Actor, filters: Filters, per_pa
         definition = versions[case.version_id][1]
         mine = [t for t in definition.transitions_from(case.state) if actor.roles & set(t.roles)]
         entered = entered_by(session, case) if any(t.four_eyes for t in mine) else None
-        actions = [t for t in mine if may_take(definition, t, case, actor, entered, clock, session)]
+        actions = [t for t in mine if may_take(session, definition, t, case, actor, entered, clock)]
         if actions:
             rows.append(Row(case, definition, present.overdue(definition, case.timers, now),
                             present.next_due(case.timers), actions))
@@ -143,11 +137,11 @@ def inbox(session: Session, clock: Clock, actor: Actor, filters: Filters, per_pa
     return Listing(rows[start:start + per_page], len(rows), page, per_page, [c for c in counters.values() if c.count])
 
 
-def all_cases(session: Session, clock: Clock, filters: Filters, per_page: int) -> Listing:
-    """Every case matching the filters, most recently changed first."""
+def all_cases(session: Session, clock: Clock, actor: Actor, filters: Filters, per_page: int) -> Listing:
+    """Every case the actor may see that matches the filters, most recently changed first."""
     versions = _versions(session)
     now = clock.now()
-    query = select(Case)
+    query = select(Case).where(policy.visible(session, actor))
     if filters.workflow:
         query = query.where(Case.workflow_key == filters.workflow)
     if filters.state:
@@ -179,7 +173,9 @@ def all_cases(session: Session, clock: Clock, filters: Filters, per_page: int) -
     for case in page_rows:
         definition = versions[case.version_id][1]
         rows.append(Row(case, definition, present.overdue(definition, case.timers, now), present.next_due(case.timers)))
-    counts = dict(session.execute(select(Case.workflow_key, func.count()).group_by(Case.workflow_key)).all())
+    counts = dict(session.execute(
+        select(Case.workflow_key, func.count()).where(policy.visible(session, actor)).group_by(Case.workflow_key)
+    ).all())
     counters = [Counter(key, title, counts.get(key, 0)) for key, title in _titles(versions).items() if counts.get(key)]
     return Listing(rows, total, page, per_page, counters)
 

@@ -26,10 +26,10 @@ from workflow.engine import (
     advance,
     available_actions,
     current_workflow,
-    get_case,
     latest_versions,
     open_case,
     opener_roles,
+    policy,
     workflow_of,
 )
 from workflow.models import Case, HistoryEntry
@@ -91,7 +91,7 @@ def _list_page(scope: str) -> str:
     if scope == "inbox":
         listing = lists.inbox(db.session, clock(), current_user.actor, filters, _per_page())
     else:
-        listing = lists.all_cases(db.session, clock(), filters, _per_page())
+        listing = lists.all_cases(db.session, clock(), current_user.actor, filters, _per_page())
     versions = [(v, workflow_of(v).definition) for v in latest_versions(db.session)]
     return render_template(
         "cases.html", scope=scope, listing=listing, filters=filters, workflows=versions,
@@ -101,7 +101,7 @@ def _list_page(scope: str) -> str:
 
 @bp.get("/")
 def inbox() -> Any:
-    if current_user.read_only:  # an auditor acts on nothing: their start page is every case
+    if policy.is_read_only(current_user.actor):  # an auditor acts on nothing: their start page is every case
         return redirect(url_for("ui.all_cases"))
     return _list_page("inbox")
 
@@ -116,23 +116,19 @@ def all_cases() -> str:
 
 @bp.get("/cases/new")
 def choose_workflow() -> str:
-    if current_user.read_only:
-        abort(403)
     offered = []
     for version in latest_versions(db.session):
         definition = workflow_of(version).definition
-        if current_user.roles & opener_roles(definition):
+        if policy.may_open(current_user.actor, opener_roles(definition)):
             offered.append((version, definition))
     return render_template("choose_workflow.html", offered=offered)
 
 
 @bp.route("/cases/new/<key>", methods=["GET", "POST"])
 def new_case(key: str) -> Any:
-    if current_user.read_only:
-        abort(403)
     version, workflow = current_workflow(db.session, key)
     definition = workflow.definition
-    if not current_user.roles & opener_roles(definition):
+    if not policy.may_open(current_user.actor, opener_roles(definition)):
         abort(403)
     inputs = forms.opening_inputs(definition)
     values = {i.name: forms.as_form_value(i.spec, i.spec.default) for i in inputs}
@@ -191,7 +187,7 @@ def _ref_targets(definition: Definition, case: Case) -> dict[str, Case]:
         target = db.session.scalar(query.where(Case.number == str(value)))
         if target is None and (case_id := present.as_case_id(str(value))) is not None:
             target = db.session.scalar(query.where(Case.id == case_id))
-        if target is not None:
+        if target is not None and policy.may_see(db.session, current_user.actor, target):
             found[name] = target
     return found
 
@@ -209,7 +205,10 @@ def _referenced_by(case: Case) -> list[tuple[Case, str]]:
                 labels[(version.key, name)] = spec.label
     if not conditions:
         return []
-    rows = db.session.scalars(select(Case).where(or_(*conditions), Case.id != case.id).order_by(Case.id).limit(50))
+    rows = db.session.scalars(
+        select(Case).where(or_(*conditions), Case.id != case.id, policy.visible(db.session, current_user.actor))
+        .order_by(Case.id).limit(50)
+    )
     out = []
     for other in rows:
         field_label = next(
@@ -228,7 +227,7 @@ def render_case(
     version = case.version
     definition = workflow_of(version).definition
     now = clock().now()
-    actions = [] if current_user.read_only else available_actions(db.session, clock(), case, current_user.actor)
+    actions = available_actions(db.session, clock(), case, current_user.actor)
     titles = _titles()
     offered = {t.name for t in actions}
     # The engine's message goes into the open form when it is about what was typed there; else on top.
@@ -276,7 +275,7 @@ def render_case(
 
 @bp.get("/cases/<int:case_id>")
 def show_case(case_id: int) -> tuple[str, int]:
-    return render_case(get_case(db.session, case_id))
+    return render_case(policy.visible_case(db.session, current_user.actor, case_id))
 
 
 def _refusal(definition: Definition, case: Case, transition: TransitionSpec) -> str:
@@ -295,7 +294,7 @@ def _refusal(definition: Definition, case: Case, transition: TransitionSpec) -> 
 
 @bp.route("/cases/<int:case_id>/actions/<action>", methods=["GET", "POST"])
 def take_action(case_id: int, action: str) -> Any:
-    case = get_case(db.session, case_id)
+    case = policy.visible_case(db.session, current_user.actor, case_id)
     definition = workflow_of(case.version).definition
     transition = definition.transitions.get(action)
     if transition is None:
@@ -324,7 +323,7 @@ def take_action(case_id: int, action: str) -> Any:
         if stale:
             message = _("Someone else changed this case while you were filling in the form. This is the case as it "
                         "is now; what you typed is kept below.") + " " + message
-        fresh = get_case(db.session, case_id)
+        fresh = policy.visible_case(db.session, current_user.actor, case_id)
         return render_case(fresh, open_action=action, values=values, field_errors=field_errors, comment=comment,
                            message=message, stale=stale or isinstance(exc, WrongState),
                            status=STATUS.get(exc.code, 422))
@@ -335,7 +334,7 @@ def take_action(case_id: int, action: str) -> Any:
 # -- notifications --------------------------------------------------------------------------------
 
 
-@bp.post("/notifications/<int:notification_id>/read")
+@bp.post("/notifications/<id:notification_id>/read")  # id: a number beyond the column is a 404
 def read_notification(notification_id: int) -> Response:
     alerts.mark_read(db.session, clock(), current_user.name, notification_id)
     db.session.commit()

@@ -38,9 +38,13 @@ FUNCTIONS: dict[str, Any] = {
     "min": min,
     "max": max,
 }
-CONTEXT_NAMES = ("now", "today")
+# `actor` is the user name of whoever opens the case or takes the step.
+CONTEXT_NAMES = ("now", "today", "actor")
 # Functions the engine binds per case: previous(field, n=1) reads the case n periods back in the series.
 CONTEXT_FUNCTIONS = ("previous",)
+# Functions the engine binds per request: staff(person, column) reads the staff register (department,
+# supervisor, template) and actor_has(role) tells whether the acting user holds a role.
+ACTOR_FUNCTIONS = ("staff", "actor_has")
 CONSTANTS = ("None", "True", "False")
 
 _ALLOWED_NODES = (
@@ -59,7 +63,7 @@ class ExpressionError(ValueError):
 
 def names_used(expr: str, context_functions: tuple[str, ...] = ()) -> set[str]:
     """Parse `expr` and return the variable names it reads; raise ExpressionError if it is not allowed."""
-    functions = set(FUNCTIONS) | set(context_functions)
+    functions = set(FUNCTIONS) | set(context_functions) | set(ACTOR_FUNCTIONS)
     try:
         tree = ast.parse(expr.strip(), mode="eval")
     except SyntaxError as exc:

@@ -26,6 +26,7 @@ from .schema import (
     LATE_HOLDERS,
     NOTICES,
     SYSTEM_ROLE,
+    AccessSpec,
     Deadline,
     DeductionProposal,
     Definition,
@@ -117,10 +118,12 @@ def _build(node: yaml.Node, loader: yaml.SafeLoader, dupes: list[tuple[int, str]
 
 TOP_KEYS = {
     "key", "title", "source", "roles", "open_roles", "open_guards", "unique", "series", "number", "fields",
-    "states", "transitions", "timers",
+    "states", "transitions", "timers", "access",
 }
+ACCESS_KEYS = {"readers", "people", "department_field", "department_roles", "managers"}
 FIELD_KEYS = {
     "type", "label", "required", "min", "max", "pattern", "choices", "default", "ref", "template_field", "computed",
+    "user_role",
 }
 INPUT_KEYS = (FIELD_KEYS - {"default", "computed"}) | {"name", "field"}
 STATE_KEYS = {"label", "initial", "final"}
@@ -267,10 +270,17 @@ def _check_field(c: _Checker, name: str, raw: LMap, line: int, what: str, allowe
         c.add(c.at(m, "computed"), "bad_field",
               f"{what}: computed must be an expression, and a computed field is neither required nor defaulted")
         return None
+    user_role = m.get("user_role")
+    if user_role is not None:
+        if ftype != "string":
+            c.add(c.at(m, "user_role"), "bad_field", f"{what}: only a string field names a user")
+            return None
+        if not c.name(user_role, c.at(m, "user_role"), f"{what}.user_role"):
+            return None
     spec = FieldSpec(
         name=name, type=ftype, label=label, required=c.boolean(m, "required", what, default=False),
         min=m.get("min"), max=m.get("max"), choices=choices, ref=ref, line=line,
-        template_field=template_field, computed=computed, pattern=pattern,
+        template_field=template_field, computed=computed, pattern=pattern, user_role=user_role,
     )
     for bound in ("min", "max"):
         value = m.get(bound)
@@ -731,12 +741,49 @@ def _parse(c: _Checker, doc: Any, expected_key: str | None) -> Definition | None
                       f"number assign_on names unknown transition {assign_on!r}")
             number = NumberSpec(str(pattern), reset, assign_on)
 
+    access = _access(c, top, fields, raw_fields, known_role)
+    for spec in fields.values():
+        if spec.user_role is not None:
+            known_role(spec.user_role, spec.line, f"field {spec.name!r} user_role")
+
     if c.problems or not isinstance(key, str):
         return None
     return Definition(
         key=key, title=title, roles=roles, fields=fields, states=states, transitions=transitions,
         timers=tuple(timers), number=number, source=top.get("source"), open_roles=tuple(open_roles),
-        unique=tuple(unique), series=series, open_guards=tuple(open_guards),
+        unique=tuple(unique), series=series, open_guards=tuple(open_guards), access=access,
+    )
+
+
+def _access(
+    c: _Checker, top: LMap, fields: dict[str, FieldSpec], raw_fields: Any, known_role: Callable[..., bool]
+) -> AccessSpec:
+    """The `access:` section: who reads the cases, beyond the auditors who read everything."""
+    if "access" not in top:
+        return AccessSpec()
+    m = c.mapping(top["access"], c.at(top, "access"), "access", ACCESS_KEYS)
+    if m is None:
+        return AccessSpec()
+
+    def roles(key: str) -> tuple[str, ...]:
+        listed = c.names_list(m.get(key), c.at(m, key), f"access {key}")
+        return tuple(role for role, line in listed if known_role(role, line, f"access {key}"))
+
+    def people_fields() -> tuple[str, ...]:
+        listed = c.names_list(m.get("people"), c.at(m, "people"), "access people")
+        return tuple(f for f, line in listed if _known_field(c, fields, raw_fields, f, line, "access people"))
+
+    department_field = m.get("department_field")
+    if department_field is not None and not _known_field(
+            c, fields, raw_fields, department_field, c.at(m, "department_field"), "access department_field"):
+        department_field = None
+    department_roles = roles("department_roles")
+    if department_roles and department_field is None:
+        c.add(c.at(m, "department_roles"), "bad_value",
+              "access department_roles need a department_field naming the case's department")
+    return AccessSpec(
+        readers=roles("readers") if "readers" in m else None, people=people_fields(),
+        department_field=department_field, department_roles=department_roles, managers=roles("managers"),
     )
 
 

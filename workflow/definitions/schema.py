@@ -42,6 +42,7 @@ class FieldSpec:
     pattern: str | None = None  # string/text only: a regular expression the whole value must match
     template_field: str | None = None  # scoresheet only: the field naming the sheet's template
     computed: str | None = None  # an expression the engine evaluates after every move; never an input
+    user_role: str | None = None  # string only: the value names an active user who holds this role
     line: int = 0
 
 
@@ -168,6 +169,23 @@ class NumberSpec:
 
 
 @dataclass(frozen=True)
+class AccessSpec:
+    """Who may read a workflow's cases (`access:` in the definition); acting needs reading too.
+
+    `readers` read every case; None means every role the definition declares, less the department roles.
+    `people` are fields naming users who read the case they are named on. `department_roles` read and act
+    only on cases whose `department_field` names their own department (from the staff register).
+    `managers` run the workflow's administration, such as opening a month of cases at once.
+    """
+
+    readers: tuple[str, ...] | None = None
+    people: tuple[str, ...] = ()
+    department_field: str | None = None
+    department_roles: tuple[str, ...] = ()
+    managers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Definition:
     key: str
     title: Label
@@ -182,6 +200,7 @@ class Definition:
     unique: tuple[str, ...] = ()  # fields whose values together may open only one case
     open_guards: tuple[GuardSpec, ...] = ()  # conditions on the data a case is opened with
     series: Series | None = None
+    access: AccessSpec = AccessSpec()
     _outgoing: dict[str, tuple[TransitionSpec, ...]] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:

@@ -1,5 +1,6 @@
 """The rules: opening and moving cases, publishing definitions, timers, history. No Flask here."""
 
+from .audit import verify_all
 from .cases import advance, available_actions, entered_by, get_case, open_case, opener_roles
 from .clock import Clock
 from .errors import (
@@ -14,7 +15,6 @@ from .errors import (
     WorkflowError,
     WrongState,
 )
-from .history import verify_all
 from .publishing import current_workflow, latest_version, latest_versions, publish_definition, workflow_of
 from .users import SYSTEM, Actor, actor_of
 

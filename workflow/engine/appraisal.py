@@ -14,9 +14,12 @@ from ..models import Case, DepartmentCoefficient, Evidence, StaffMember
 from . import history, scoring
 from .cases import open_case
 from .clock import Clock
-from .errors import DuplicateCase, InvalidInputs, NotFound, RoleRefused, WrongState
-from .publishing import workflow_of
-from .users import Actor, refuse_read_only, user_by_name
+from .errors import DuplicateCase, GuardFailed, InvalidInputs, NotFound, RoleRefused, WrongState
+from .limits import check_department
+from .periods import parse_period
+from .policy import Actor, may_read_department, refuse_read_only, refuse_unless_manager
+from .publishing import current_workflow, workflow_of
+from .users import user_by_name
 
 WORKFLOW = "appraisal"
 
@@ -26,6 +29,17 @@ def set_staff(
     active: bool = True,
 ) -> StaffMember:
     """Add or change an employee's entry in the staff register."""
+    check_department(department)
+    pay = Decimal(str(standard_pay))
+    # The column holds yuan with 2 decimals below 10^10; anything else would fail in the database or be rounded.
+    if not (pay.is_finite() and Decimal("0") <= pay < Decimal(10**10) and pay == pay.quantize(Decimal("0.01"))):
+        raise InvalidInputs("The standard pay is an amount in yuan with at most 2 decimals",
+                            "标准绩效工资须为金额（元），最多2位小数",
+                            {"standard_pay": {"en": "must be an amount with at most 2 decimals",
+                                              "zh": "须为金额，最多2位小数"}})
+    if len(supervisor) > 80:  # user names are VARCHAR(80)
+        raise InvalidInputs("No user has so long a name", "用户名过长",
+                            {"supervisor": {"en": "is longer than any user name", "zh": "用户名过长"}})
     if user_by_name(session, name) is None:
         raise NotFound(f"no user {name!r}", f"没有用户 {name!r}")
     if template not in shipped_scoresheets():
@@ -37,7 +51,7 @@ def set_staff(
             {"supervisor": {"en": "must be someone else", "zh": "须为他人"}},
         )
     member = session.get(StaffMember, name) or StaffMember(user_name=name)
-    member.department, member.template, member.standard_pay = department, template, Decimal(str(standard_pay))
+    member.department, member.template, member.standard_pay = department, template, pay
     member.supervisor, member.active = supervisor, active
     session.add(member)
     session.flush()
@@ -52,6 +66,8 @@ class OpenedMonth:
 
 def open_month(session: Session, clock: Clock, department: str, period: str, actor: Actor) -> OpenedMonth:
     """Open the month's sheet for every active employee of `department`, each with their template."""
+    department, period = check_department(department), str(parse_period(period))
+    refuse_unless_manager(actor, current_workflow(session, WORKFLOW)[1].definition)
     staff = session.scalars(
         select(StaffMember).where(StaffMember.department == department, StaffMember.active.is_(True))
         .order_by(StaffMember.user_name)
@@ -67,19 +83,25 @@ def open_month(session: Session, clock: Clock, department: str, period: str, act
                 result.opened.append(open_case(session, clock, WORKFLOW, data, actor))
         except DuplicateCase:
             result.skipped.append((member.user_name, "a sheet for this month exists already"))
+        except (InvalidInputs, GuardFailed) as exc:  # one wrong register entry must not hold up the others
+            result.skipped.append((member.user_name, exc.messages["en"]))
     return result
 
 
 def set_coefficient(
     session: Session, clock: Clock, department: str, period: str, coefficient: Decimal, actor: Actor
 ) -> None:
-    coefficient = Decimal(str(coefficient))
     """Record the department coefficient of a month (HR's figure)."""
-    if "hr" not in actor.roles:
-        raise RoleRefused("Only HR sets the department coefficient", "只有人力资源部可以设定部门系数")
-    if not (coefficient.is_finite() and Decimal("0") < coefficient <= Decimal("3")):
-        raise InvalidInputs("The coefficient must be above 0 and at most 3", "部门系数须大于0且不超过3",
-                            {"coefficient": {"en": "must be above 0 and at most 3", "zh": "须大于0且不超过3"}})
+    department, period = check_department(department), str(parse_period(period))
+    coefficient = Decimal(str(coefficient))
+    refuse_unless_manager(actor, current_workflow(session, WORKFLOW)[1].definition)
+    # Three decimals at most: the column keeps three, and would round 0.0001 to a coefficient of 0.
+    if not (coefficient.is_finite() and Decimal("0") < coefficient <= Decimal("3")
+            and coefficient == coefficient.quantize(Decimal("0.001"))):
+        raise InvalidInputs("The coefficient must be above 0 and at most 3, with at most 3 decimals",
+                            "部门系数须大于0且不超过3，最多3位小数",
+                            {"coefficient": {"en": "must be above 0 and at most 3, with at most 3 decimals",
+                                             "zh": "须大于0且不超过3，最多3位小数"}})
     row = session.get(DepartmentCoefficient, (department, period)) or DepartmentCoefficient(
         department=department, period=period)
     row.coefficient, row.set_by, row.set_at = Decimal(str(coefficient)), actor.name, clock.now()
@@ -111,8 +133,12 @@ class MonthView:
     distribution: dict[str, scoring.GradeShare]
 
 
-def department_month(session: Session, department: str, period: str) -> MonthView:
+def department_month(session: Session, department: str, period: str, actor: Actor) -> MonthView:
     """All sheets of a department's month with totals, grades, the distribution and the performance pay."""
+    department, period = check_department(department), str(parse_period(period))
+    if not may_read_department(session, actor, current_workflow(session, WORKFLOW)[1].definition, department):
+        raise RoleRefused("A department's appraisal month is for HR, its department head and auditors",
+                          "部门考核结果仅供人力资源部、本部门领导和审计员查看")
     cases = session.scalars(
         select(Case).where(
             Case.workflow_key == WORKFLOW, Case.data["department"].as_string() == department,
@@ -159,6 +185,9 @@ def decide_evidence(
     session: Session, clock: Clock, sheet: Case, evidence_id: int, actor: Actor, accept: bool, item: str | None,
 ) -> Evidence:
     """The sheet's supervisor accepts a proposal (naming the sheet item it deducts) or rejects it."""
+    if item is not None and not isinstance(item, str):  # a list or an object would reach a dict lookup
+        raise InvalidInputs("Name the sheet item as text", "考核表扣分项目须为文本",
+                            {"item": {"en": "must be text", "zh": "必须是文本"}})
     refuse_read_only(actor)
     evidence = session.get(Evidence, evidence_id)
     if evidence is None or sheet.workflow_key != WORKFLOW or evidence.person != sheet.data.get("employee") \

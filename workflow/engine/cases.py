@@ -15,8 +15,8 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from ..definitions import Definition, FieldSpec, TransitionSpec, expressions, values
 from ..definitions.schema import SYSTEM_ROLE, InputSpec
-from ..models import Case, HistoryEntry
-from . import derived, history, numbering, timers
+from ..models import Case, HistoryEntry, User
+from . import derived, history, numbering, policy, timers
 from .clock import Clock
 from .errors import (
     FourEyesRefused,
@@ -28,9 +28,10 @@ from .errors import (
     UnknownAction,
     WrongState,
 )
+from .limits import check_comment
 from .machines import Workflow
+from .policy import Actor, may_act, may_open, refuse_read_only
 from .publishing import current_workflow, workflow_of
-from .users import READ_ONLY_ROLES, Actor, refuse_read_only
 
 CREATE_ACTION = "create"
 Messages = dict[str, str]
@@ -66,6 +67,16 @@ def _resolve_ref(session: Session, spec: FieldSpec, value: str) -> str | Message
     return target.number or str(target.id)
 
 
+def _user_refusal(session: Session, spec: FieldSpec, name: str) -> Messages | None:
+    """Why `name` cannot fill a field that names a user holding `spec.user_role`, or None if it can."""
+    user = session.scalar(select(User).where(User.name == name))
+    if user is None or not getattr(user, "active", True):
+        return {"en": f"there is no active user {name!r}", "zh": f"没有在用的用户 {name!r}"}
+    if spec.user_role not in user.roles:
+        return {"en": f"{name} does not hold the role {spec.user_role}", "zh": f"{name} 不具有角色 {spec.user_role}"}
+    return None
+
+
 def _check_values(
     session: Session, clock: Clock, specs: list[InputSpec], raw: dict[str, Any], what: str
 ) -> dict[str, Any]:
@@ -88,6 +99,9 @@ def _check_values(
             typed[item.name] = values.coerce(item.spec, value, clock.tz)
         except values.InvalidValue as exc:
             problems[item.name] = exc.messages
+            continue
+        if item.spec.user_role is not None and (refused := _user_refusal(session, item.spec, typed[item.name])):
+            problems[item.name] = refused
             continue
         if item.spec.ref is not None:
             resolved = _resolve_ref(session, item.spec, typed[item.name])
@@ -118,11 +132,12 @@ def open_case(
     session: Session, clock: Clock, key: str, data: dict[str, Any], actor: Actor, comment: str | None = None
 ) -> Case:
     """Open a case on the latest version of workflow `key`; history row 1 records the creation."""
+    check_comment(comment)
     refuse_read_only(actor)
     version, workflow = current_workflow(session, key)
     definition = workflow.definition
     openers = opener_roles(definition)
-    if not actor.roles & openers:
+    if not may_open(actor, openers):
         raise RoleRefused(
             f"Opening a {definition.title['en']} case needs one of the roles: {', '.join(sorted(openers))}",
             f"创建{definition.title['zh']}案件需要以下角色之一：{'、'.join(sorted(openers))}",
@@ -131,9 +146,11 @@ def open_case(
         raise InvalidInputs("data must be an object", "data 必须是对象")
     typed = _check_values(session, clock, _as_inputs(definition), data, "data")
     derived.score_sheets(session, definition, typed, data)
-    names = {**{n: values.from_json(f, None) for n, f in definition.fields.items()}, **typed, **_context(clock)}
+    names = {**{n: values.from_json(f, None) for n, f in definition.fields.items()}, **typed, **_context(clock),
+             "actor": actor.name}
+    functions = derived.actor_functions(session, actor)
     for guard in definition.open_guards:
-        if not expressions.evaluate(guard.when, names):
+        if not expressions.evaluate(guard.when, names, functions):
             fields = {guard.field: guard.message} if guard.field else {}
             raise GuardFailed(guard.message["en"], guard.message["zh"], fields)
     now = clock.now()
@@ -172,8 +189,14 @@ def _context(clock: Clock) -> dict[str, Any]:
     return {"now": now, "today": clock.local(now).date()}
 
 
-def _guard_names(definition: Definition, case: Case, clock: Clock, typed_inputs: dict[str, Any]) -> dict[str, Any]:
-    return {**typed_data(definition, case.data), **typed_inputs, **_context(clock)}
+def _guard_names(
+    definition: Definition, case: Case, clock: Clock, typed_inputs: dict[str, Any], actor: Actor
+) -> dict[str, Any]:
+    return {**typed_data(definition, case.data), **typed_inputs, **_context(clock), "actor": actor.name}
+
+
+def _guard_functions(session: Session, definition: Definition, case: Case, actor: Actor) -> dict[str, Any]:
+    return {**derived.series_functions(session, definition, case.data), **derived.actor_functions(session, actor)}
 
 
 def _assignee_refusal(transition: TransitionSpec, case: Case, actor: Actor) -> RoleRefused | None:
@@ -188,18 +211,16 @@ def _assignee_refusal(transition: TransitionSpec, case: Case, actor: Actor) -> R
 
 
 def may_take(
-    definition: Definition, transition: TransitionSpec, case: Case, actor: Actor, entered: str | None,
-    clock: Clock, session: Session | None = None,
+    session: Session, definition: Definition, transition: TransitionSpec, case: Case, actor: Actor,
+    entered: str | None, clock: Clock,
 ) -> bool:
     """Whether `actor` may take `transition` now, judged before any input is given."""
-    if case.state not in transition.sources or not actor.roles & set(transition.roles):
-        return False
-    if actor.roles & READ_ONLY_ROLES:
+    if case.state not in transition.sources or not may_act(session, actor, definition, transition, case):
         return False
     if _assignee_refusal(transition, case, actor) or (transition.four_eyes and entered == actor.name):
         return False
-    names = _guard_names(definition, case, clock, {})
-    functions = derived.series_functions(session, definition, case.data) if session else {}
+    names = _guard_names(definition, case, clock, {}, actor)
+    functions = _guard_functions(session, definition, case, actor)
     return all(expressions.evaluate(g.when, names, functions) for g in transition.guards if not g.uses_inputs)
 
 
@@ -207,7 +228,7 @@ def available_actions(session: Session, clock: Clock, case: Case, actor: Actor) 
     definition = workflow_of(case.version).definition
     entered = entered_by(session, case)
     return [t for t in definition.transitions_from(case.state)
-            if may_take(definition, t, case, actor, entered, clock, session)]
+            if may_take(session, definition, t, case, actor, entered, clock)]
 
 
 def advance(
@@ -220,6 +241,7 @@ def advance(
     four-eyes rule, the inputs, the guards. Then moves the case and writes its data, history and
     timers; the UPDATE is a compare-and-set on lock_version.
     """
+    check_comment(comment)
     workflow: Workflow = workflow_of(case.version)
     definition = workflow.definition
     transition = definition.transitions.get(action)
@@ -227,6 +249,8 @@ def advance(
         raise UnknownAction(
             f"{definition.title['en']} has no action {action!r}", f"{definition.title['zh']}没有操作 {action!r}"
         )
+    if not policy.may_see(session, actor, case):  # as if it did not exist: its state is none of their business
+        raise NotFound(f"case {case.id} does not exist", f"案件 {case.id} 不存在")
     if expected_version is not None and expected_version != case.lock_version:
         raise StaleCase(
             f"Case {case.number or case.id} has changed since you loaded it (version {expected_version}, "
@@ -241,7 +265,7 @@ def advance(
             f"案件处于“{state_label['zh']}”，不能执行“{transition.label['zh']}”",
         )
     refuse_read_only(actor)
-    if not actor.roles & set(transition.roles):
+    if not may_act(session, actor, definition, transition, case):
         who = ", ".join(transition.roles)
         raise RoleRefused(
             f"'{transition.label['en']}' needs one of the roles: {who}",
@@ -256,8 +280,8 @@ def advance(
         )
     typed_inputs = _check_values(session, clock, list(transition.inputs), inputs or {}, "inputs")
     derived.score_sheets(session, definition, typed_inputs, case.data)
-    names = _guard_names(definition, case, clock, typed_inputs)
-    functions = derived.series_functions(session, definition, case.data)
+    names = _guard_names(definition, case, clock, typed_inputs, actor)
+    functions = _guard_functions(session, definition, case, actor)
     for guard in transition.guards:
         if not expressions.evaluate(guard.when, names, functions):
             fields = {guard.field: guard.message} if guard.field else {}

@@ -18,10 +18,12 @@ from sqlalchemy.orm import Session
 
 from ..definitions import Definition, TransitionSpec, expressions, values
 from ..definitions.scoresheet import shipped_scoresheets
-from ..models import Case, CaseKey, Evidence
+from ..models import Case, CaseKey, Evidence, StaffMember
 from . import scoring
 from .clock import Clock
 from .errors import DuplicateCase, InvalidInputs
+
+STAFF_COLUMNS = ("department", "supervisor", "template")
 
 
 def score_sheets(
@@ -103,6 +105,19 @@ def series_functions(session: Session, definition: Definition, data: dict[str, A
         return values.from_json(definition.fields[field], found.get(field)) if found else None
 
     return {"previous": previous}
+
+
+def actor_functions(session: Session, actor: Any) -> dict[str, Callable[..., Any]]:
+    """`staff(person, column)`: the staff register's department, supervisor or template of a person (None
+    for someone not on it); `actor_has(role)`: whether the acting user holds that role."""
+
+    def staff(person: Any, column: str) -> Any:
+        if column not in STAFF_COLUMNS or not isinstance(person, str):
+            return None
+        member = session.get(StaffMember, person)
+        return getattr(member, column) if member is not None and member.active else None
+
+    return {"staff": staff, "actor_has": lambda role: role in actor.roles}
 
 
 def recompute(session: Session, definition: Definition, data: dict[str, Any], names: dict[str, Any]) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """The append-only, hash-chained history of a case.
 
 Each row's hash is SHA-256 over the previous row's hash and a canonical JSON of the row itself,
-so changing, removing or reordering any row breaks every hash after it.
+so changing, removing or reordering any row breaks every hash after it. `audit verify`
+(workflow/engine/audit.py) checks the chains, and the cases against them.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..models import Case, HistoryEntry
@@ -90,42 +91,3 @@ def verify_case(entries: list[HistoryEntry]) -> Break | None:
             return Break(entry.case_id, entry.seq, "the row's content does not match its hash")
         prev = entry.hash
     return None
-
-
-def verify_all(session: Session, batch: int = 1000) -> tuple[int, list[Break]]:
-    """Verify every case's chain, streaming in case order. Returns (cases checked, breaks)."""
-    breaks: list[Break] = []
-    checked = 0
-    current: list[HistoryEntry] = []
-    rows = session.scalars(
-        select(HistoryEntry).order_by(HistoryEntry.case_id, HistoryEntry.seq).execution_options(yield_per=batch)
-    )
-    for entry in rows:
-        if current and entry.case_id != current[0].case_id:
-            checked += 1
-            if found := verify_case(current):
-                breaks.append(found)
-            current = []
-        current.append(entry)
-    if current:
-        checked += 1
-        if found := verify_case(current):
-            breaks.append(found)
-    # A case whose rows were all deleted has no chain left to break: catch it by its state.
-    orphans = session.scalars(
-        select(Case.id).where(~select(HistoryEntry.id).where(HistoryEntry.case_id == Case.id).exists())
-    ).all()
-    breaks += [Break(case_id, 1, "the case has no history") for case_id in orphans]
-    # A deleted last row leaves a valid but shorter chain: the case's state then disagrees with it.
-    last_seq = (
-        select(HistoryEntry.case_id, func.max(HistoryEntry.seq).label("seq"))
-        .group_by(HistoryEntry.case_id).subquery()
-    )
-    mismatched = session.execute(
-        select(Case.id, last_seq.c.seq)
-        .join(last_seq, last_seq.c.case_id == Case.id)
-        .join(HistoryEntry, (HistoryEntry.case_id == Case.id) & (HistoryEntry.seq == last_seq.c.seq))
-        .where(HistoryEntry.to_state != Case.state)
-    ).all()
-    breaks += [Break(case_id, seq, "the case's state differs from its last history row") for case_id, seq in mismatched]
-    return checked + len(orphans), sorted(breaks, key=lambda b: (b.case_id, b.seq))

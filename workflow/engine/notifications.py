@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from ..definitions import Definition
 from ..definitions.schema import HOLDERS, SYSTEM_ROLE, Label
 from ..models import Case, Notification, User, UserRole
+from . import policy
 
 
 def holder_roles(definition: Definition, state: str) -> set[str]:
@@ -46,13 +47,16 @@ def notify(
     session: Session, roles: Iterable[str], *, case: Case | None, kind: str, message: Label, at: datetime,
     timer_id: int | None = None, email: bool = False,
 ) -> list[Notification]:
-    """Write one notification per person holding any of `roles`."""
+    """Write one notification per person holding any of `roles` who may see the case."""
+    people = recipients(session, roles)
+    if case is not None:  # a role-wide message must not tell a department head of another department's sheet
+        people = [u for u in people if policy.may_see(session, policy.Actor(u.name, u.roles), case)]
     rows = [
         Notification(
             user_id=user.id, case_id=case.id if case else None, timer_id=timer_id, kind=kind, message=message,
             created_at=at, email_status="pending" if email and user.email else "none",
         )
-        for user in recipients(session, roles)
+        for user in people
     ]
     session.add_all(rows)
     session.flush()

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..models import Case, Timer
+from .periods import Period, parse_period
 from .publishing import workflow_of
 
 
@@ -37,16 +38,16 @@ class Figures:
     late_by_state: dict[str, int] = field(default_factory=dict)
 
 
-def _month_bounds(month: str, tz: ZoneInfo) -> tuple[datetime, datetime]:
-    year, mon = (int(p) for p in month.split("-"))
-    start = datetime(year, mon, 1, tzinfo=tz)
-    end = datetime(year + mon // 12, mon % 12 + 1, 1, tzinfo=tz)
+def _month_bounds(month: Period, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    following = month.next()
+    start = datetime(month.year, month.month, 1, tzinfo=tz)
+    end = datetime(following.year, following.month, 1, tzinfo=tz)
     return start.astimezone(UTC), end.astimezone(UTC)
 
 
 def monthly_figures(session: Session, workflow: str, month: str, tz: ZoneInfo) -> Figures:
     """Timers that stopped in `month` (YYYY-MM, local time), and the cases that reached a final state then."""
-    start, end = _month_bounds(month, tz)
+    start, end = _month_bounds(parse_period(month, "month"), tz)
     figures = Figures(workflow, month)
     rows = session.execute(
         select(Timer, Case).join(Case, Case.id == Timer.case_id)

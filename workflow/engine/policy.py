@@ -1,0 +1,205 @@
+"""Who may see a case, take a step, read a report or run a workflow's administration: the one place that answers.
+
+Every answer comes from data: the roles a user holds, the staff register (which department a person works
+in), and each definition's `access:` section (docs/definitions.md). The API, the UI and the CLI ask these
+functions and never decide for themselves, so they cannot disagree.
+
+Two rules hold for every workflow, from the glossary: an auditor reads every case and changes nothing,
+whatever other roles they hold; the timer runtime (`system`) sees and acts where its definition says.
+A case a user may not see does not exist for them: it is a 404, never a 403, so that its number says nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, false, or_, select, true
+from sqlalchemy.orm import Session
+
+from ..definitions import Definition, TransitionSpec
+from ..definitions.schema import SYSTEM_ROLE
+from ..models import Case, StaffMember, WorkflowVersion
+from .errors import NotFound, RoleRefused
+from .publishing import workflow_of
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting, with the roles they hold at that moment."""
+
+    name: str
+    roles: frozenset[str]
+
+
+SYSTEM = Actor(SYSTEM_ROLE, frozenset({SYSTEM_ROLE}))
+# PROCESSES glossary: an auditor reads everything and changes nothing, whatever other roles they hold.
+READ_ONLY_ROLES = frozenset({"auditor"})
+
+
+def is_read_only(actor: Actor) -> bool:
+    """Whether the actor only reads (an auditor), so that no step, opening or setting is offered to them."""
+    return bool(actor.roles & READ_ONLY_ROLES)
+
+
+def refuse_read_only(actor: Actor) -> None:
+    """Raise RoleRefused for an actor whose roles make them a reader only. Every write operation calls this."""
+    if is_read_only(actor):
+        raise RoleRefused("Auditors read everything and change nothing", "审计员只能查看，不能更改")
+
+
+def _reads_everything(actor: Actor) -> bool:
+    return is_read_only(actor) or actor.name == SYSTEM_ROLE
+
+
+def department_of(session: Session, name: str) -> str | None:
+    """The department the staff register puts `name` in, or None for someone not on it."""
+    return session.scalar(select(StaffMember.department).where(StaffMember.user_name == name))
+
+
+def readers(definition: Definition) -> frozenset[str]:
+    """The roles that read every case of the workflow (auditors aside)."""
+    access = definition.access
+    if access.readers is not None:
+        return frozenset(access.readers)
+    return frozenset(definition.roles) - frozenset(access.department_roles)
+
+
+# -- seeing cases ---------------------------------------------------------------------------------
+
+
+def _version_clause(definition: Definition, actor: Actor, department: Any) -> ColumnElement[bool] | None:
+    """SQL for the cases of one definition version that `actor` may see, or None for none of them."""
+    access = definition.access
+    if actor.roles & readers(definition):
+        return true()
+    ways: list[ColumnElement[bool]] = [Case.data[f].as_string() == actor.name for f in access.people]
+    if actor.roles & set(access.department_roles) and access.department_field is not None:
+        ways.append(Case.data[access.department_field].as_string() == department)
+    return or_(*ways) if ways else None
+
+
+def visible(session: Session, actor: Actor) -> ColumnElement[bool]:
+    """A WHERE clause over `Case`: the cases `actor` may see, so that a page of a list is a full page."""
+    if _reads_everything(actor):
+        return true()
+    department = select(StaffMember.department).where(StaffMember.user_name == actor.name).scalar_subquery()
+    clauses = []
+    for version in session.scalars(select(WorkflowVersion)):
+        clause = _version_clause(workflow_of(version).definition, actor, department)
+        if clause is not None:
+            clauses.append(and_(Case.version_id == version.id, clause))
+    return or_(*clauses) if clauses else false()
+
+
+def may_see(session: Session, actor: Actor, case: Case) -> bool:
+    """Whether `actor` may see `case`; the same answer as `visible` gives in SQL."""
+    if _reads_everything(actor):
+        return True
+    definition = workflow_of(case.version).definition
+    access = definition.access
+    if actor.roles & readers(definition):
+        return True
+    if any(case.data.get(f) == actor.name for f in access.people):
+        return True
+    return _in_department(session, actor, definition, case)
+
+
+def _in_department(session: Session, actor: Actor, definition: Definition, case: Case) -> bool:
+    field = definition.access.department_field
+    if field is None or not actor.roles & set(definition.access.department_roles):
+        return False
+    department = department_of(session, actor.name)
+    return department is not None and case.data.get(field) == department
+
+
+def visible_case(session: Session, actor: Actor, case_id: int) -> Case:
+    """The case, if `actor` may see it; NotFound otherwise, exactly as for a case that does not exist."""
+    from .cases import get_case  # cases asks this module too: import late to keep one direction at load
+
+    case = get_case(session, case_id)
+    if not may_see(session, actor, case):
+        raise NotFound(f"case {case_id} does not exist", f"案件 {case_id} 不存在")
+    return case
+
+
+# -- acting ---------------------------------------------------------------------------------------
+
+
+def acting_roles(session: Session, actor: Actor, definition: Definition, case: Case) -> frozenset[str]:
+    """The actor's roles that count on this case: a department role counts only in its own department."""
+    if is_read_only(actor):
+        return frozenset()
+    scoped = actor.roles & set(definition.access.department_roles)
+    if scoped and not _in_department(session, actor, definition, case):
+        return actor.roles - scoped
+    return actor.roles
+
+
+def may_act(session: Session, actor: Actor, definition: Definition, transition: TransitionSpec, case: Case) -> bool:
+    """Whether the actor's roles let them take `transition` on `case` (state, inputs and guards aside)."""
+    return bool(acting_roles(session, actor, definition, case) & set(transition.roles)) and \
+        may_see(session, actor, case)
+
+
+def actable_states(definition: Definition, actor: Actor) -> list[str]:
+    """The states in which one of the actor's roles has a way out (a first cut, in SQL, for inboxes)."""
+    if is_read_only(actor):
+        return []
+    return sorted({s for t in definition.transitions.values() if actor.roles & set(t.roles) for s in t.sources})
+
+
+def may_open(actor: Actor, openers: frozenset[str]) -> bool:
+    """Whether the actor may open a case of a workflow whose opening roles are `openers`."""
+    return not is_read_only(actor) and bool(actor.roles & openers)
+
+
+# -- reports and administration -------------------------------------------------------------------
+
+
+def may_read_workflow_report(actor: Actor, definition: Definition) -> bool:
+    """Figures over every case of a workflow (the SLA report): its readers and the auditors."""
+    return _reads_everything(actor) or bool(actor.roles & readers(definition))
+
+
+def may_read_department(session: Session, actor: Actor, definition: Definition, department: str) -> bool:
+    """A department's cases taken together (the appraisal month): whoever may see all of them."""
+    if may_read_workflow_report(actor, definition):
+        return True
+    access = definition.access
+    return bool(actor.roles & set(access.department_roles)) and department_of(session, actor.name) == department
+
+
+def readable_departments(session: Session, actor: Actor, definition: Definition) -> list[str] | None:
+    """The departments whose cases the actor may read together; None means every department."""
+    if may_read_workflow_report(actor, definition):
+        return None
+    if actor.roles & set(definition.access.department_roles):
+        own = department_of(session, actor.name)
+        return [own] if own else []
+    return []
+
+
+def may_manage(actor: Actor, definition: Definition) -> bool:
+    """Whether the actor runs the workflow's administration (open a month, set its coefficient)."""
+    return not is_read_only(actor) and bool(actor.roles & set(definition.access.managers))
+
+
+def refuse_unless_manager(actor: Actor, definition: Definition) -> None:
+    refuse_read_only(actor)
+    if not may_manage(actor, definition):
+        who = ", ".join(definition.access.managers) or "-"
+        raise RoleRefused(
+            f"Only these roles administer {definition.title['en']}: {who}",
+            f"只有以下角色可以管理{definition.title['zh']}：{who}",
+        )
+
+
+def actionable(session: Session, actor: Actor) -> ColumnElement[bool]:
+    """A WHERE clause over `Case`: visible cases in a state where one of the actor's roles has a way out."""
+    pairs = []
+    for version in session.scalars(select(WorkflowVersion)):
+        states = actable_states(workflow_of(version).definition, actor)
+        if states:
+            pairs.append(and_(Case.version_id == version.id, Case.state.in_(states)))
+    return and_(visible(session, actor), or_(*pairs)) if pairs else false()
