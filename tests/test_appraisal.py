@@ -16,6 +16,7 @@ import pytest
 import sqlalchemy as sa
 
 from web.extensions import db
+from workflow.engine.appraisal import set_staff
 from workflow.models import Evidence
 
 from . import test_paths_complaint as complaint
@@ -305,6 +306,7 @@ def test_the_full_route_with_an_appeal_upheld_and_one_rejected(api):
 
 def test_the_department_head_cannot_approve_a_sheet_they_scored_as_supervisor(api, runner):
     api.user("liu", "supervisor", "dept_head")
+    hire(api, runner, "liu", "2000", supervisor=HR, inactive=True)  # heads this department, appraised above it
     hire(api, runner, EMPLOYEE, "1000", supervisor="liu")
     case = score_opened(api, open_month(api), {EMPLOYEE: scored()})[EMPLOYEE]
     assert history(api, case["id"])[-1]["actor"] == "liu"
@@ -401,7 +403,7 @@ def test_opening_a_month_opens_one_sheet_per_active_employee_with_their_template
     }
     assert {(case["data"]["department"], case["data"]["period"]) for case in opened.values()} == {(DEPARTMENT, MONTH)}
     assert offered(api, opened["qian"]["id"], "liu") == ["agree_goals"]
-    assert offered(api, opened["qian"]["id"], SUPERVISOR) == []
+    assert api.get(SUPERVISOR, f"/api/v1/cases/{opened['qian']['id']}").status_code == 404  # not li's report
 
     again = open_month(api)
     assert again["opened"] == []
@@ -425,9 +427,10 @@ def test_opening_a_month_from_the_cli(api, runner):
 
 def test_who_may_open_a_month_and_for_what(api, runner):
     hire(api, runner, EMPLOYEE, "1500")
-    response = api.post(EMPLOYEE, "/api/v1/appraisal/months", {"department": DEPARTMENT, "period": MONTH})
-    assert response.get_json()["error"]["code"] == "role_refused"
-    assert open_month(api, user=SUPERVISOR)["opened"][0]["employee"] == EMPLOYEE
+    for user in (EMPLOYEE, SUPERVISOR):  # HR opens a department's month; a supervisor opens single sheets
+        response = api.post(user, "/api/v1/appraisal/months", {"department": DEPARTMENT, "period": MONTH})
+        assert (response.status_code, response.get_json()["error"]["code"]) == (403, "role_refused")
+    assert open_month(api)["opened"][0]["employee"] == EMPLOYEE
     response = api.post(HR, "/api/v1/appraisal/months", {"department": "Nobody works here", "period": MONTH})
     assert (response.status_code, response.get_json()["error"]["code"]) == (404, "not_found")
     for period in ("2026-13", "2026-1", "November"):
@@ -543,9 +546,11 @@ def test_only_the_sheets_supervisor_decides_a_proposal_and_only_once(api):
     close_complaint_against(api, EMPLOYEE)
     [proposal] = proposals(api, sheet)
     before = len(history(api, sheet["id"]))
-    for user in (OTHER_SUPERVISOR, "liu", DEPT_HEAD, HR, EMPLOYEE):
+    for user, status, code in ((OTHER_SUPERVISOR, 404, "not_found"), ("liu", 404, "not_found"),
+                               (DEPT_HEAD, 403, "role_refused"), (HR, 403, "role_refused"),
+                               (EMPLOYEE, 403, "role_refused")):
         response = decide(api, sheet, proposal["id"], "accept", "verified_complaint", user=user)
-        assert (response.status_code, response.get_json()["error"]["code"]) == (403, "role_refused"), user
+        assert (response.status_code, response.get_json()["error"]["code"]) == (status, code), user
     assert proposals(api, sheet)[0]["status"] == "proposed"
     assert len(history(api, sheet["id"])) == before
 
@@ -561,6 +566,8 @@ def test_only_the_sheets_supervisor_decides_a_proposal_and_only_once(api):
 
 def test_a_proposal_for_someone_else_is_not_on_zhangs_sheet(api):
     api.user("zhao", "employee")
+    set_staff(db.session, "zhao", DEPARTMENT, "field_service", Decimal("1000"), SUPERVISOR)
+    db.session.commit()
     zhangs = reach(api, FIRST, "scoring")
     zhaos = open_sheet(api, {**SHEET, "employee": "zhao"})
     close_complaint_against(api, "zhao")
@@ -603,7 +610,9 @@ def repaired_in_the_workshop(api, technician: str, rating: int) -> dict[str, Any
 
 @pytest.mark.parametrize("rating, proposed", [(1, True), (2, True), (3, False), (5, False), (None, False)])
 def test_a_poor_customer_rating_of_a_technician_is_proposed_on_their_sheet(api, rating, proposed):
-    api.user("chen", "employee")
+    api.user("chen", "employee", "technician")
+    set_staff(db.session, "chen", DEPARTMENT, "repair", Decimal("1200"), SUPERVISOR)
+    db.session.commit()
     sheet = open_sheet(api, {**SHEET, "employee": "chen", "template": "repair"})
     source = repaired_on_site(api, "chen", rating)
     found = [(p["source_case_id"], p["source_action"], p["status"]) for p in proposals(api, sheet)]
@@ -611,7 +620,9 @@ def test_a_poor_customer_rating_of_a_technician_is_proposed_on_their_sheet(api, 
 
 
 def test_a_poor_rating_when_the_goods_come_back_from_the_workshop_is_proposed_too(api):
-    api.user("chen", "employee")
+    api.user("chen", "employee", "technician")
+    set_staff(db.session, "chen", DEPARTMENT, "repair", Decimal("1200"), SUPERVISOR)
+    db.session.commit()
     sheet = open_sheet(api, {**SHEET, "employee": "chen", "template": "repair"})
     source = repaired_in_the_workshop(api, "chen", rating=1)
     [proposal] = proposals(api, sheet)

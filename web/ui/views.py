@@ -116,6 +116,8 @@ def all_cases() -> str:
 
 @bp.get("/cases/new")
 def choose_workflow() -> str:
+    if policy.is_read_only(current_user.actor):
+        abort(403)
     offered = []
     for version in latest_versions(db.session):
         definition = workflow_of(version).definition
