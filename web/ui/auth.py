@@ -19,7 +19,7 @@ from flask_babel import gettext as _
 from flask_login import UserMixin, current_user, login_user, logout_user
 from werkzeug.wrappers import Response
 
-from workflow.engine import Actor, Clock, actor_of
+from workflow.engine import Actor, Clock, actor_of, policy
 from workflow.engine.sessions import end_session, start_session, user_of_session
 from workflow.engine.users import check_password, hash_password, password_needs_rehash, user_by_name
 from workflow.models import User
@@ -28,7 +28,6 @@ from ..extensions import db
 from ..security import limit_sign_in_per_account, limit_sign_in_per_address
 from .blueprint import LANGUAGES, bp
 
-READ_ONLY_ROLES = frozenset({"auditor"})  # sees every case, changes none
 
 
 @functools.cache
@@ -48,7 +47,7 @@ class StaffUser(UserMixin):
         self.display_name = user.display_name or user.name
         self.roles = user.roles
         self.actor: Actor = actor_of(user)
-        self.read_only = bool(self.roles & READ_ONLY_ROLES)
+        self.read_only = policy.is_read_only(self.actor)  # the engine's answer, not a role name here
 
     def get_id(self) -> str:
         return self.session_id
