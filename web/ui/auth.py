@@ -29,7 +29,6 @@ from ..security import limit_sign_in_per_account, limit_sign_in_per_address
 from .blueprint import LANGUAGES, bp
 
 
-
 @functools.cache
 def _no_such_user() -> str:
     """A hash checked against when the name is unknown, so that a wrong name costs as long as a wrong password."""
