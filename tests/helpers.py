@@ -8,6 +8,18 @@ from web.extensions import db
 from workflow.engine import publish_definition
 
 MINIMAL = Path(__file__).parent / "valid_definitions" / "minimal.yaml"
+# Transitions to put before the minimal workflow's `approve`: a self-loop, where a clerk re-sets the
+# priority of a submitted request. Deleting its last history row leaves the state as it was, which is
+# what the history checks must still catch.
+SELF_LOOP = """  - name: reprioritise
+    from: submitted
+    to: submitted
+    roles: [clerk]
+    label: {en: Change the priority, zh: 更改优先级}
+    inputs:
+      - field: priority
+  - name: approve
+"""
 
 
 def minimal_text(**replacements: str) -> str:

@@ -16,20 +16,10 @@ from workflow.engine import Actor, advance, open_case
 from workflow.engine.history import GENESIS, compute_hash
 from workflow.models import HistoryEntry
 
-from .helpers import minimal_text, publish_minimal
+from .helpers import SELF_LOOP, minimal_text, publish_minimal
 
 CLERK = Actor("carol", frozenset({"clerk"}))
 MANAGER = Actor("mike", frozenset({"manager"}))
-# The minimal workflow with a self-loop: a clerk may re-prioritise a submitted request.
-SELF_LOOP = """  - name: reprioritise
-    from: submitted
-    to: submitted
-    roles: [clerk]
-    label: {en: Change the priority, zh: 更改优先级}
-    inputs:
-      - field: priority
-  - name: approve
-"""
 
 
 @pytest.fixture

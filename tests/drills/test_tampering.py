@@ -31,7 +31,7 @@ from workflow.engine.history import compute_hash
 from workflow.engine.users import create_user
 from workflow.models import Case, HistoryEntry
 
-from ..helpers import minimal_text, publish_minimal
+from ..helpers import SELF_LOOP, minimal_text, publish_minimal
 from ..pg_roles import ensure_roles
 from .harness import FLASK, ROOT, postgres_url
 
@@ -42,16 +42,6 @@ LI, ZHANG = Actor("li", frozenset({"supervisor"})), Actor("zhang", frozenset({"e
 AUDIT_KEY = "drill-" + uuid.uuid4().hex  # outside the database, as in production
 HISTORY = "SELECT id, case_id, seq, kind, at, actor, action, from_state, to_state, inputs, comment, prev_hash, hash " \
           "FROM history ORDER BY id"
-# The minimal workflow with a self-loop: a clerk re-sets the priority of a submitted request.
-SELF_LOOP = """  - name: reprioritise
-    from: submitted
-    to: submitted
-    roles: [clerk]
-    label: {en: Change the priority, zh: 更改优先级}
-    inputs:
-      - field: priority
-  - name: approve
-"""
 
 
 @dataclass

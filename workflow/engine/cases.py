@@ -214,7 +214,7 @@ def may_take(
     session: Session, definition: Definition, transition: TransitionSpec, case: Case, actor: Actor,
     entered: str | None, clock: Clock,
 ) -> bool:
-    """Whether `actor` may take `transition` now, judged before any input is given."""
+    """Whether `actor` may take `transition` now on a case they may see, judged before any input is given."""
     if case.state not in transition.sources or not may_act(session, actor, definition, transition, case):
         return False
     if _assignee_refusal(transition, case, actor) or (transition.four_eyes and entered == actor.name):
@@ -225,6 +225,8 @@ def may_take(
 
 
 def available_actions(session: Session, clock: Clock, case: Case, actor: Actor) -> list[TransitionSpec]:
+    if not policy.may_see(session, actor, case):
+        return []
     definition = workflow_of(case.version).definition
     entered = entered_by(session, case)
     return [t for t in definition.transitions_from(case.state)

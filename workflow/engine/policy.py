@@ -137,9 +137,9 @@ def acting_roles(session: Session, actor: Actor, definition: Definition, case: C
 
 
 def may_act(session: Session, actor: Actor, definition: Definition, transition: TransitionSpec, case: Case) -> bool:
-    """Whether the actor's roles let them take `transition` on `case` (state, inputs and guards aside)."""
-    return bool(acting_roles(session, actor, definition, case) & set(transition.roles)) and \
-        may_see(session, actor, case)
+    """Whether the actor's roles let them take `transition` on a case they may see (state, inputs and guards
+    aside). Seeing is asked once per case by the callers, not once per step."""
+    return bool(acting_roles(session, actor, definition, case) & set(transition.roles))
 
 
 def actable_states(definition: Definition, actor: Actor) -> list[str]:
