@@ -18,8 +18,18 @@ from typing import Any, cast
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from .common import Row, Stopwatch, make_clock, open_cases, publish_shipped, sqlite_database, step_once, utcnow
-from .routes import ROUTES, Route
+from .common import (
+    Row,
+    Stopwatch,
+    create_users,
+    make_clock,
+    open_cases,
+    publish_shipped,
+    sqlite_database,
+    step_once,
+    utcnow,
+)
+from .routes import ROLES, ROUTES, Route
 
 TARGET = 2.0
 FAKE_HASH = "f" * 64
@@ -91,6 +101,7 @@ def run(quick: bool, workdir: Path, **_: Any) -> list[Row]:
     clock = make_clock()
     with factory() as session:
         publish_shipped(session, clock)
+        create_users(session, clock, ROLES)  # the appraisal route opens sheets for people on the staff register
         session.commit()
     floor = Floor(engine)
     rows: list[Row] = []

@@ -45,7 +45,7 @@ def work(transitions: int, warmup: int, db_path: Path) -> dict[str, Any]:
 
     from .app import create_app
     from .common import create_users, publish_shipped, sqlite_database
-    from .routes import ROUTES
+    from .routes import ROLES, ROUTES
 
     url = sqlite_database(db_path)
     app = create_app({"SQLALCHEMY_DATABASE_URI": url})
@@ -55,8 +55,7 @@ def work(transitions: int, warmup: int, db_path: Path) -> dict[str, Any]:
         clock = app.extensions["workflow_clock"]
         session = db.session()
         publish_shipped(session, clock)
-        roles = {r.opener for r in ROUTES.values()} | {s.role for r in ROUTES.values() for s in r.steps}
-        tokens = create_users(session, clock, roles)
+        tokens = create_users(session, clock, ROLES)
         session.commit()
         db.session.remove()
     headers = {role: {"Authorization": f"Bearer {token}"} for role, token in tokens.items()}

@@ -159,3 +159,6 @@ STAFF = [
 ROUTES: dict[str, Route] = {r.workflow: r for r in (
     REPLACEMENT_PART, RETURN_INSPECTION, COMPLAINT, APPRAISAL, REPAIR_DISPATCH,
 )}
+
+# Every user the routes need, one per role.
+ROLES: set[str] = {r.opener for r in ROUTES.values()} | {s.role for r in ROUTES.values() for s in r.steps}

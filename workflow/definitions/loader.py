@@ -9,18 +9,14 @@ from __future__ import annotations
 import re
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import date, datetime
 from pathlib import Path
-from typing import Any, TypeGuard, TypeVar
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
-
-import yaml
 
 from . import expressions, values
 from .expressions import CONTEXT_FUNCTIONS
+from .reader import Checker, DefinitionInvalid, LList, LMap, Problem, read_checked
 from .schema import (
-    DURATION_UNITS,
     FIELD_TYPES,
     HOLDERS,
     LATE_HOLDERS,
@@ -30,7 +26,6 @@ from .schema import (
     Deadline,
     DeductionProposal,
     Definition,
-    Duration,
     Event,
     FieldSpec,
     GuardSpec,
@@ -51,73 +46,10 @@ _NUMBER_TOKEN = re.compile(r"\{([^{}]*)\}")
 _NUMBER_TOKENS = re.compile(r"^(YYYY|YY|MM|DD|seq|seq:\d+)$")
 
 
-@dataclass(frozen=True)
-class Problem:
-    file: str
-    line: int
-    code: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.line}: {self.code}: {self.message}"
-
-
-class DefinitionInvalid(ValueError):
-    """Raised by `load_text` when a definition has problems; `problems` lists them all."""
-
-    def __init__(self, problems: list[Problem]):
-        super().__init__("\n".join(str(p) for p in problems))
-        self.problems = problems
-
-
-# --- YAML with line numbers ------------------------------------------------------------------
-
-
-class LMap(dict):
-    """A YAML mapping that remembers the line of itself and of each key."""
-
-    line: int = 0
-    key_lines: dict[str, int] = {}  # noqa: RUF012 - replaced per instance by _build
-
-
-class LList(list):
-    line: int = 0
-    item_lines: list[int] = []  # noqa: RUF012 - replaced per instance by _build
-
-
-def _scalar(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
-    value = loader.construct_object(node)
-    # Dates typed without quotes reach us as date objects; the format works on ISO text.
-    if isinstance(value, (date, datetime)):
-        return value.isoformat()
-    return value
-
-
-def _build(node: yaml.Node, loader: yaml.SafeLoader, dupes: list[tuple[int, str]]) -> Any:
-    if isinstance(node, yaml.MappingNode):
-        result = LMap()
-        result.line = node.start_mark.line + 1
-        result.key_lines = {}
-        for key_node, value_node in node.value:
-            key = _scalar(loader, key_node) if isinstance(key_node, yaml.ScalarNode) else str(key_node)
-            key = str(key) if not isinstance(key, str) else key
-            if key in result:
-                dupes.append((key_node.start_mark.line + 1, key))
-            result[key] = _build(value_node, loader, dupes)
-            result.key_lines[key] = key_node.start_mark.line + 1
-        return result
-    if isinstance(node, yaml.SequenceNode):
-        items = LList(_build(n, loader, dupes) for n in node.value)
-        items.line = node.start_mark.line + 1
-        items.item_lines = [n.start_mark.line + 1 for n in node.value]
-        return items
-    return _scalar(loader, node)
-
-
 # --- the checker -------------------------------------------------------------------------------
 
 TOP_KEYS = {
-    "key", "title", "source", "roles", "open_roles", "open_guards", "unique", "series", "number", "fields",
+    "key", "title", "source", "roles", "open_roles", "open_guards", "unique", "series", "number", "fields", "summary",
     "states", "transitions", "timers", "access",
 }
 ACCESS_KEYS = {"readers", "people", "department_field", "department_roles", "managers"}
@@ -143,86 +75,7 @@ DEADLINE_KEYS = {"field", "months_after", "day"}
 EVENT_KINDS = ("enter", "leave", "transition")
 
 
-class _Checker:
-    def __init__(self, filename: str):
-        self.file = filename
-        self.problems: list[Problem] = []
-
-    def add(self, line: int, code: str, message: str) -> None:
-        self.problems.append(Problem(self.file, line, code, message))
-
-    def mapping(
-        self, value: Any, line: int, what: str, allowed: set[str], required: set[str] = frozenset()  # type: ignore[assignment]
-    ) -> LMap | None:
-        if not isinstance(value, LMap):
-            self.add(line, "bad_value", f"{what} must be a mapping")
-            return None
-        for key, key_line in value.key_lines.items():
-            if key not in allowed:
-                known = ", ".join(sorted(allowed))
-                self.add(key_line, "unknown_key", f"unknown key {key!r} in {what}; allowed: {known}")
-        for key in sorted(required - set(value)):
-            self.add(value.line, "missing_key", f"{what} needs {key!r}")
-        return value
-
-    def at(self, m: LMap, key: str) -> int:
-        return m.key_lines.get(key, m.line)
-
-    def name(self, value: Any, line: int, what: str) -> TypeGuard[str]:
-        if isinstance(value, str) and _NAME.match(value):
-            return True
-        self.add(line, "bad_value", f"{what} {value!r} must be a lower-case identifier like 'service_lead'")
-        return False
-
-    def label(self, value: Any, line: int, what: str) -> dict[str, str]:
-        if (
-            isinstance(value, dict)
-            and set(value) == {"en", "zh"}
-            and all(isinstance(v, str) and v.strip() for v in value.values())
-        ):
-            return {"en": value["en"], "zh": value["zh"]}
-        hint = ""
-        if isinstance(value, dict) and set(value) - {"en", "zh"}:
-            extra = ", ".join(repr(str(k)) for k in set(value) - {"en", "zh"})
-            hint = f" (found {extra}: inside {{...}} a comma separates entries, so quote texts that contain one)"
-        self.add(line, "bad_value", f"{what} must be a mapping with non-empty 'en' and 'zh' texts{hint}")
-        return {"en": "?", "zh": "?"}
-
-    def boolean(self, m: LMap, key: str, what: str, default: bool = False) -> bool:
-        value = m.get(key, default)
-        if not isinstance(value, bool):
-            self.add(self.at(m, key), "bad_value", f"{what}.{key} must be true or false")
-            return default
-        return value
-
-    def names_list(self, value: Any, line: int, what: str) -> list[tuple[str, int]]:
-        """A name or a list of names, with the line of each."""
-        if value is None:
-            return []  # absent: reported as a missing key where it is required
-        if isinstance(value, str):
-            return [(value, line)] if self.name(value, line, what) else []
-        if isinstance(value, LList) and value:
-            out = []
-            for item, item_line in zip(value, value.item_lines, strict=True):
-                if self.name(item, item_line, what):
-                    out.append((item, item_line))
-            return out
-        self.add(line, "bad_value", f"{what} must be a name or a non-empty list of names")
-        return []
-
-    def duration(self, value: Any, line: int, what: str) -> Duration | None:
-        match = _DURATION.match(str(value)) if isinstance(value, (str, int)) else None
-        if not match or int(match.group(1)) <= 0:
-            self.add(
-                line, "bad_duration",
-                f"{what} {value!r} is not a duration: write a whole number and a unit, "
-                f"one of {', '.join(DURATION_UNITS)} (hours, days, working days, working hours), e.g. 48h",
-            )
-            return None
-        return Duration(int(match.group(1)), match.group(2))  # type: ignore[arg-type]
-
-
-def _check_field(c: _Checker, name: str, raw: LMap, line: int, what: str, allowed: set[str]) -> FieldSpec | None:
+def _check_field(c: Checker, name: str, raw: LMap, line: int, what: str, allowed: set[str]) -> FieldSpec | None:
     m = c.mapping(raw, line, what, allowed, {"type", "label"})
     if m is None:
         return None
@@ -311,7 +164,7 @@ def _check_field(c: _Checker, name: str, raw: LMap, line: int, what: str, allowe
     return spec
 
 
-def _events(c: _Checker, raw: Any, line: int, what: str) -> list[tuple[Event, int]]:
+def _events(c: Checker, raw: Any, line: int, what: str) -> list[tuple[Event, int]]:
     items = raw if isinstance(raw, LList) else LList([raw])
     lines = raw.item_lines if isinstance(raw, LList) else [line]
     out = []
@@ -328,7 +181,7 @@ def _events(c: _Checker, raw: Any, line: int, what: str) -> list[tuple[Event, in
     return out
 
 
-def _known_field(c: _Checker, fields: dict[str, FieldSpec], raw_fields: Any, name: Any, line: int, what: str) -> bool:
+def _known_field(c: Checker, fields: dict[str, FieldSpec], raw_fields: Any, name: Any, line: int, what: str) -> bool:
     if isinstance(name, str) and name in fields:
         return True
     if isinstance(name, str) and name in (raw_fields or {}):
@@ -338,7 +191,7 @@ def _known_field(c: _Checker, fields: dict[str, FieldSpec], raw_fields: Any, nam
 
 
 def _guards(
-    c: _Checker, raw_guards: Any, what: str, fields: set[str], input_names: set[str], context: tuple[str, ...]
+    c: Checker, raw_guards: Any, what: str, fields: set[str], input_names: set[str], context: tuple[str, ...]
 ) -> list[GuardSpec]:
     guards: list[GuardSpec] = []
     if raw_guards is not None and not isinstance(raw_guards, LList):
@@ -369,7 +222,7 @@ def _guards(
 
 
 def _effects(
-    c: _Checker, m: LMap, what: str, fields: dict[str, FieldSpec], raw_fields: Any, context: tuple[str, ...]
+    c: Checker, m: LMap, what: str, fields: dict[str, FieldSpec], raw_fields: Any, context: tuple[str, ...]
 ) -> list[DeductionProposal]:
     raw = m.get("effects")
     if raw is None:
@@ -401,7 +254,7 @@ def _effects(
     return proposals
 
 
-def _notice(c: _Checker, m: LMap, what: str) -> str | None:
+def _notice(c: Checker, m: LMap, what: str) -> str | None:
     value = m.get("notice")
     if value is not None and value not in NOTICES:
         c.add(c.at(m, "notice"), "bad_value", f"{what} notice {value!r} must be one of {', '.join(NOTICES)}")
@@ -409,7 +262,7 @@ def _notice(c: _Checker, m: LMap, what: str) -> str | None:
     return value
 
 
-def _parse(c: _Checker, doc: Any, expected_key: str | None) -> Definition | None:
+def _parse(c: Checker, doc: Any, expected_key: str | None) -> Definition | None:
     top = c.mapping(doc, 1, "the definition", TOP_KEYS, {"key", "title", "roles", "states", "transitions"})
     if top is None:
         return None
@@ -463,6 +316,9 @@ def _parse(c: _Checker, doc: Any, expected_key: str | None) -> Definition | None
             except expressions.ExpressionError as exc:
                 c.add(spec.line, exc.code, f"field {spec.name!r} computed: {exc}")
     open_guards = _guards(c, top.get("open_guards"), "opening a case", set(fields), set(), context)
+    # the fields a list shows beside the case number, so that staff recognise a case at a glance
+    summary = [k for k, line in c.names_list(top.get("summary"), c.at(top, "summary"), "summary")
+               if _known_field(c, fields, raw_fields, k, line, "summary")]
     unique = []
     if "unique" in top:
         unique = [k for k, line in c.names_list(top["unique"], c.at(top, "unique"), "unique")
@@ -752,11 +608,12 @@ def _parse(c: _Checker, doc: Any, expected_key: str | None) -> Definition | None
         key=key, title=title, roles=roles, fields=fields, states=states, transitions=transitions,
         timers=tuple(timers), number=number, source=top.get("source"), open_roles=tuple(open_roles),
         unique=tuple(unique), series=series, open_guards=tuple(open_guards), access=access,
+        summary=tuple(summary),
     )
 
 
 def _access(
-    c: _Checker, top: LMap, fields: dict[str, FieldSpec], raw_fields: Any, known_role: Callable[..., bool]
+    c: Checker, top: LMap, fields: dict[str, FieldSpec], raw_fields: Any, known_role: Callable[..., bool]
 ) -> AccessSpec:
     """The `access:` section: who reads the cases, beyond the auditors who read everything."""
     if "access" not in top:
@@ -785,40 +642,6 @@ def _access(
         readers=roles("readers") if "readers" in m else None, people=people_fields(),
         department_field=department_field, department_roles=department_roles, managers=roles("managers"),
     )
-
-
-def read_checked(
-    text: str, filename: str, build: Callable[[_Checker, Any], T | None]
-) -> tuple[T | None, list[Problem]]:
-    """Read YAML keeping every line number, then let `build` check and construct the object.
-
-    Returns (object, []) or (None, problems sorted by line). Shared by every YAML format of the service.
-    """
-    c = _Checker(filename)
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        reason = " ".join(filter(None, [exc.context, exc.problem]))
-        c.add(mark.line + 1 if mark else 1, "yaml_syntax", f"not valid YAML: {reason}")
-        return None, c.problems
-    except yaml.YAMLError as exc:
-        c.add(1, "yaml_syntax", f"not valid YAML: {exc}")
-        return None, c.problems
-    if node is None:
-        c.add(1, "yaml_syntax", "the file is empty")
-        return None, c.problems
-    dupes: list[tuple[int, str]] = []
-    try:
-        doc = _build(node, yaml.SafeLoader(""), dupes)
-    except yaml.YAMLError as exc:
-        c.add(1, "yaml_syntax", f"not valid YAML: {exc}")
-        return None, c.problems
-    for line, key in dupes:
-        c.add(line, "duplicate_key", f"key {key!r} appears twice in the same mapping; the first would be lost")
-    built = build(c, doc)
-    c.problems.sort(key=lambda p: p.line)
-    return (built if not c.problems else None), c.problems
 
 
 def parse(

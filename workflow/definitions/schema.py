@@ -201,6 +201,7 @@ class Definition:
     open_guards: tuple[GuardSpec, ...] = ()  # conditions on the data a case is opened with
     series: Series | None = None
     access: AccessSpec = AccessSpec()
+    summary: tuple[str, ...] = ()  # fields a list shows beside the case number (e.g. the customer)
     _outgoing: dict[str, tuple[TransitionSpec, ...]] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:

@@ -40,7 +40,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from .loader import DefinitionInvalid, LList, LMap, Problem, _Checker, read_checked
+from .reader import Checker, DefinitionInvalid, LList, LMap, Problem, read_checked
 from .schema import Label
 
 SCORESHEETS_DIR = Path(__file__).parent / "scoresheets"
@@ -122,7 +122,7 @@ class ScoreSheet:
 # --- the checker -------------------------------------------------------------------------------
 
 
-def _number(c: _Checker, value: Any, line: int, what: str, *, zero_ok: bool = False) -> Decimal | None:
+def _number(c: Checker, value: Any, line: int, what: str, *, zero_ok: bool = False) -> Decimal | None:
     """A positive number (or zero when `zero_ok`) as a Decimal, or None after reporting why not."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         c.add(line, "bad_value", f"{what} must be a number, not {value!r}")
@@ -135,14 +135,14 @@ def _number(c: _Checker, value: Any, line: int, what: str, *, zero_ok: bool = Fa
     return number
 
 
-def _text(c: _Checker, m: LMap, key: str, what: str) -> Label:
+def _text(c: Checker, m: LMap, key: str, what: str) -> Label:
     """The {en, zh} text under `key`; a missing one is reported by the mapping check already."""
     if key not in m:
         return {"en": "?", "zh": "?"}
     return c.label(m[key], c.at(m, key), what)
 
 
-def _list(c: _Checker, m: LMap, key: str, what: str) -> list[tuple[Any, int]]:
+def _list(c: Checker, m: LMap, key: str, what: str) -> list[tuple[Any, int]]:
     """The entries of a non-empty list with their lines; reports anything else."""
     value = m.get(key)
     if isinstance(value, LList) and value:
@@ -155,7 +155,7 @@ def _list(c: _Checker, m: LMap, key: str, what: str) -> list[tuple[Any, int]]:
 class _Names:
     """One namespace per sheet for section, item and goal keys, so a recorded key names one thing."""
 
-    def __init__(self, c: _Checker):
+    def __init__(self, c: Checker):
         self.c = c
         self.seen: dict[str, tuple[str, int]] = {}
 
@@ -173,7 +173,7 @@ class _Names:
         return str(key)
 
 
-def _band(c: _Checker, m: LMap, what: str) -> Band | None:
+def _band(c: Checker, m: LMap, what: str) -> Band | None:
     text = _text(c, m, "text", f"{what} text")
     if "points" not in m:
         return None  # reported as a missing key
@@ -193,7 +193,7 @@ def _band(c: _Checker, m: LMap, what: str) -> Band | None:
     return Band(key=m["key"], text=text, low=low, high=high, line=m.line)
 
 
-def _item(c: _Checker, m: LMap, key: str, what: str) -> Item | None:
+def _item(c: Checker, m: LMap, key: str, what: str) -> Item | None:
     text = _text(c, m, "text", f"{what} text")
     if ("points" in m) == ("bands" in m):
         c.add(m.line, "missing_key" if "points" not in m else "bad_value",
@@ -224,7 +224,7 @@ def _item(c: _Checker, m: LMap, key: str, what: str) -> Item | None:
     return Item(key=key, text=text, bands=tuple(bands), line=m.line)
 
 
-def _sheet(c: _Checker, doc: Any, expected_key: str | None) -> ScoreSheet | None:
+def _sheet(c: Checker, doc: Any, expected_key: str | None) -> ScoreSheet | None:
     top = c.mapping(doc, 1, "the score sheet", TOP_KEYS, {"key", "title", "source", "sections"})
     if top is None:
         return None
