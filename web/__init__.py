@@ -60,7 +60,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     security.init_app(app)  # refuses to start without a real SECRET_KEY; then cookies, rate limits, headers
 
-    from . import api, appraisal, cli, ui  # noqa: F401  (appraisal adds its routes to api.bp)
+    from . import api, cli, ui
+    from .appraisal import api as _appraisal_api  # noqa: F401  (adds its routes to api.bp)
 
     app.register_blueprint(api.bp)
     cli.init_app(app)

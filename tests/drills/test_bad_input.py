@@ -244,7 +244,7 @@ FORMER_CRASHES = [
     ("page_out_of_range", "GET", "/cases?per_page=100000", None, ""),
     ("page_out_of_range", "GET", "/notifications?limit=-1", None, ""),
     ("page_out_of_range", "GET", "/workflows/drill?version=abc", None, ""),
-    # web/appraisal.py reads `request.get_json(silent=True) or {}` and calls .get on whatever came
+    # web/appraisal/api.py reads `request.get_json(silent=True) or {}` and calls .get on whatever came
     ("appraisal_non_object_body", "PUT", "/appraisal/departments/x/months/2026-11/coefficient", -408,
      "a JSON body that is not an object: AttributeError, 500"),
     ("appraisal_non_object_body", "POST", "/appraisal/months", [1], ""),

@@ -43,7 +43,8 @@ def init_app(app: Flask) -> None:
     login_manager.login_view = "ui.sign_in"
     login_manager.login_message_category = "info"
 
-    from . import appraisal_views, auth, views  # noqa: F401  (the modules register their routes on bp)
+    from ..appraisal import ui as _appraisal_pages  # noqa: F401  (the modules register their routes on bp)
+    from . import auth, views  # noqa: F401
 
     login_manager.user_loader(auth.load_user)
     login_manager.localize_callback = gettext

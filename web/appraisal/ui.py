@@ -17,8 +17,8 @@ from workflow.engine.periods import InvalidPeriod, parse_period
 from workflow.models import StaffMember
 
 from ..extensions import db
-from .blueprint import bp
-from .present import clock, label
+from ..ui.blueprint import bp
+from ..ui.present import clock, label
 
 
 def _is_month(text: str) -> bool:

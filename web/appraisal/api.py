@@ -13,9 +13,9 @@ from workflow.engine import appraisal as operations
 from workflow.engine.appraisal import MonthView
 from workflow.engine.periods import parse_period
 
-from . import safe_csv
-from .api import bp, clock, json_body
-from .extensions import db
+from .. import safe_csv
+from ..api import bp, clock, json_body
+from ..extensions import db
 
 
 def _period(period: str) -> str:
