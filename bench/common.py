@@ -22,9 +22,9 @@ from sqlalchemy.orm import Session
 
 from web import create_app
 from web.extensions import db
+from workflow.appraisal import set_staff
 from workflow.definitions import shipped_files
 from workflow.engine import Actor, Clock, advance, get_case, open_case, publish_definition
-from workflow.engine.appraisal import set_staff
 from workflow.engine.users import create_user, issue_token
 
 from .routes import STAFF, Route

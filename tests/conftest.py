@@ -176,9 +176,10 @@ class Api:
         self.clock = clock
         self.tokens: dict[str, str] = {}
 
-    def user(self, name: str, *roles: str) -> Actor:
+    def user(self, name: str, *roles: str, password: str | None = None) -> Actor:
+        """`name` with `roles` (default: a role of the same name); a password lets them sign in to the UI too."""
         if name not in self.tokens:
-            user = create_user(db.session, name, list(roles or [name]), self.clock.now())
+            user = create_user(db.session, name, list(roles or [name]), self.clock.now(), password=password)
             # Ten years: the tests move the clock by months, and these tokens are not what they test.
             self.tokens[name] = issue_token(db.session, user, self.clock.now(), days=3650)
             db.session.commit()

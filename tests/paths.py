@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
+from workflow import golden_paths
 from workflow.definitions import load_text
 
 from .conftest import ROOT, snapshot
@@ -22,7 +23,23 @@ class Step(NamedTuple):
 class CasePath(NamedTuple):
     steps: list[Step]
     final: str
-    data: dict[str, Any] | None = None  # what the case is opened with, where paths differ in it
+    data: dict[str, Any] | None = None  # what the case is opened with
+
+
+def golden(key: str, users: Mapping[str, str] | None = None) -> dict[str, CasePath]:
+    """The golden paths of workflow `key` (workflow/definitions/paths/<key>.yaml), by name, as the path tests
+    walk them: each step taken by the user `users` names for its role, else by the user named after the role."""
+    paths = {}
+    for name, path in golden_paths.load(key).paths.items():
+        path = path.as_users(users or {})
+        paths[name] = CasePath([Step(s.role, s.action, dict(s.inputs), s.to) for s in path.steps], path.final,
+                               dict(path.data))
+    return paths
+
+
+def inputs_of(path: CasePath, action: str, nth: int = 0) -> dict[str, Any]:
+    """The inputs of the `nth` step (from 0) of `path` that takes `action`."""
+    return dict([s for s in path.steps if s.action == action][nth].inputs)
 
 
 def definition_of(key: str):

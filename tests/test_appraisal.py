@@ -7,6 +7,7 @@ The people are those of test_paths_appraisal: employee zhang, his supervisor li,
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 from decimal import Decimal
 from typing import Any
@@ -16,8 +17,9 @@ import pytest
 import sqlalchemy as sa
 
 from web.extensions import db
-from workflow.engine.appraisal import set_staff
-from workflow.models import Evidence
+from workflow.appraisal import set_staff
+from workflow.appraisal.models import Evidence
+from workflow.engine import extensions, policy
 
 from . import test_paths_complaint as complaint
 from .test_paths_appraisal import (
@@ -656,3 +658,31 @@ def test_the_distribution_shows_counts_against_the_guideline(api, runner):
         "D": {"count": 1, "share": 20, "guideline": 20, "deviation": 0, "expected": 1},
         "E": {"count": 1, "share": 20, "guideline": 10, "deviation": 10, "expected": Decimal("0.5")},
     }
+
+
+# ------------------------------------------------------------------------------ the slice's extension points
+
+
+def test_the_staff_register_is_where_the_engine_finds_departments_and_unplugged_nobody_has_one(api, monkeypatch):
+    sheet = open_sheet(api)
+    assert policy.department_of(db.session, DEPT_HEAD) == SHEET["department"]
+    assert api.get(DEPT_HEAD, f"/api/v1/cases/{sheet['id']}").status_code == 200
+    # Without the slice's handler the engine fails closed: a department role sees none of its department's cases.
+    monkeypatch.setattr(extensions, "_registry", dataclasses.replace(extensions._registry, departments=None))
+    assert policy.department_of(db.session, DEPT_HEAD) is None
+    assert api.get(DEPT_HEAD, f"/api/v1/cases/{sheet['id']}").status_code == 404
+    assert api.get(HR, f"/api/v1/cases/{sheet['id']}").status_code == 200  # a reader of every case still reads it
+
+
+def test_the_engine_hands_a_score_sheet_to_the_completer_the_slice_registered_for_its_field_type(api, monkeypatch):
+    sheet = reach(api, FIRST, "scoring")
+    registered, seen = extensions._registry.field_types["scoresheet"], []
+
+    def watched(session, definition, typed_inputs, data):
+        seen.append(sorted(typed_inputs))
+        registered(session, definition, typed_inputs, data)
+
+    monkeypatch.setitem(extensions._registry.field_types, "scoresheet", watched)
+    case = api.act(SUPERVISOR, sheet, "score", scored(interview="talked it over"))
+    assert seen == [["interview_record", "sheet"]]
+    assert Decimal(case["data"]["total_score"]) == 100

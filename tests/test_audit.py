@@ -15,8 +15,8 @@ import pytest
 import sqlalchemy as sa
 
 from web.extensions import db
+from workflow.appraisal import set_staff
 from workflow.engine import Actor, advance, audit, open_case
-from workflow.engine.appraisal import set_staff
 from workflow.engine.history import compute_hash
 from workflow.engine.publishing import workflow_of
 from workflow.models import Case, HistoryEntry

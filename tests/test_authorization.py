@@ -17,8 +17,8 @@ import pytest
 
 from bench.routes import ROUTES, STAFF
 from web.extensions import db
+from workflow.appraisal import set_staff
 from workflow.definitions import Definition, load_text, shipped_files
-from workflow.engine.appraisal import set_staff
 
 from .conftest import snapshot
 

@@ -20,12 +20,12 @@ import sqlalchemy as sa
 
 from web import create_app, safe_csv
 from web.extensions import db
+from workflow.appraisal import set_staff
+from workflow.appraisal.models import Evidence
 from workflow.definitions.schema import FieldSpec
 from workflow.definitions.values import MAX_STRING, MAX_TEXT, InvalidValue, YearRange, coerce, set_years, years
 from workflow.engine import Actor, InvalidInputs, advance, get_case, open_case
-from workflow.engine.appraisal import set_staff
 from workflow.engine.periods import InvalidPeriod, parse_period
-from workflow.models import Evidence
 
 from . import test_appraisal as appraisal
 from .conftest import snapshot
@@ -215,6 +215,13 @@ def test_a_month_outside_the_allowed_years_is_a_400_for_the_sla_figures(api, mon
     error = refused(api.get("auditor", f"/api/v1/sla?workflow=complaint&month={month}"), 400, "invalid_period",
                     "month")
     assert "2000-01 to 2100-12" in error["message"]
+
+
+@pytest.mark.parametrize("month", ["9999-12", "2026-13"])
+def test_a_month_outside_the_allowed_years_is_a_clear_cli_error_not_a_traceback(runner, month):
+    result = runner.invoke(args=["workflow", "sla", "--workflow", "complaint", "--month", month])
+    assert result.exit_code == 1 and result.exception.__class__ is SystemExit
+    assert "2000-01 to 2100-12" in result.output and "Traceback" not in result.output
 
 
 def test_the_sla_figures_take_the_first_and_last_allowed_months(api):

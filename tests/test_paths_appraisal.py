@@ -5,8 +5,9 @@ Only the person a sheet names may take the steps assigned to them (`assignee_fie
 confirms or appeals, li agrees the goals, countersigns and scores. The supervisor records only what happened
 on the score sheet; the service works out the total, the grade and the pay coefficient.
 
-PATHS takes one sheet from goals to archived without a hitch, and another through a department head's
-return, an appeal HR upholds (scored again) and an appeal HR rejects.
+PATHS, the golden paths of workflow/definitions/paths/appraisal.yaml, take one sheet from goals to
+archived without a hitch, and another through a department head's return, an appeal HR upholds (scored
+again) and an appeal HR rejects.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 import pytest
 
 from web.extensions import db
-from workflow.engine.appraisal import set_staff
+from workflow.appraisal import set_staff
 
 from .paths import (
     CasePath,
@@ -26,7 +27,9 @@ from .paths import (
     assert_lock_version_counts_moves,
     assert_paths_cover,
     definition_of,
+    golden,
     history,
+    inputs_of,
     offered,
     refused,
     show,
@@ -43,10 +46,6 @@ EVERY_ROLE = tuple(ROLE_OF.values())
 # Colleagues holding the same roles as zhang and li, but not named on zhang's sheet.
 OTHER_EMPLOYEE, OTHER_SUPERVISOR = "zhao", "zhou"
 
-SHEET = {"employee": EMPLOYEE, "supervisor": SUPERVISOR, "department": "After-sales service", "period": "2026-11",
-         "template": "field_service"}
-GOALS = {"goals": "All 7-day repairs completed; parts requests within 24 hours"}
-WORK_DONE = {"work_summary": "31 visits, 2 repairs late"}
 COMPUTED = ("total_score", "grade", "pay_coefficient", "performance_report_required")
 
 
@@ -60,49 +59,15 @@ def scored(occurrences: dict[str, int] | None = None, *, adjustments: tuple[str,
     return inputs
 
 
-# Field-service sheets worth 90 (A), 55 (E), 72 (C) and 80 (B): 001 §4.1 deducts per occurrence.
-QUIET_MONTH = {"light_workload": 1}                                   # −10
-BAD_MONTH = {"left_post": 1, "needed_support": 1}                     # −25 −20
-LATE_REPAIRS = {"left_post": 1, "phone_off_occasionally": 1}          # −25 −3
-ONE_SHIRKED_ASSIGNMENT = {"shirked_assignment": 1}                    # −20
-
-
-def signed_and_reported() -> list[Step]:
-    return [
-        Step(SUPERVISOR, "agree_goals", GOALS, "agreement"),
-        Step(EMPLOYEE, "sign_agreement", {}, "countersignature"),
-        Step(SUPERVISOR, "countersign_agreement", {}, "in_progress"),
-        Step(EMPLOYEE, "self_report", WORK_DONE, "scoring"),
-    ]
-
-
-PATHS: dict[str, CasePath] = {
-    "confirmed_at_the_first_scoring": CasePath([
-        *signed_and_reported(),
-        Step(SUPERVISOR, "score", scored(QUIET_MONTH, interview="Talked through the quiet month"), "dept_review"),
-        Step(DEPT_HEAD, "approve", {}, "confirmation"),
-        Step(EMPLOYEE, "confirm", {}, "awaiting_archive"),
-        Step(HR, "archive", {}, "archived"),
-    ], "archived"),
-    "returned_then_appeal_upheld_then_appeal_rejected": CasePath([
-        *signed_and_reported(),
-        Step(SUPERVISOR, "score", scored(BAD_MONTH), "dept_review"),
-        Step(DEPT_HEAD, "return_to_scoring", {"reason": "The support call was the warehouse's fault"}, "scoring"),
-        Step(SUPERVISOR, "score", scored(LATE_REPAIRS), "dept_review"),
-        Step(DEPT_HEAD, "approve", {}, "confirmation"),
-        Step(EMPLOYEE, "appeal", {"appeal_reason": "I had permission to leave the site"}, "appeal"),
-        Step(HR, "uphold_appeal", {"appeal_outcome": "Leave was granted by phone; score again"}, "scoring"),
-        Step(SUPERVISOR, "score", scored(ONE_SHIRKED_ASSIGNMENT, interview="Went through the appeal together"),
-             "dept_review"),
-        Step(DEPT_HEAD, "approve", {}, "confirmation"),
-        Step(EMPLOYEE, "appeal", {"appeal_reason": "I want an A"}, "appeal"),
-        Step(HR, "reject_appeal", {"appeal_outcome": "The shirked assignment is documented"}, "confirmation"),
-        Step(EMPLOYEE, "confirm", {}, "awaiting_archive"),
-        Step(HR, "archive", {}, "archived"),
-    ], "archived"),
-}
 FIRST = "confirmed_at_the_first_scoring"
 APPEALED = "returned_then_appeal_upheld_then_appeal_rejected"
+# workflow/definitions/paths/appraisal.yaml, with the steps of each role taken by the person named here.
+PATHS: dict[str, CasePath] = golden(WORKFLOW, {role: name for name, role in ROLE_OF.items()})
+
+SHEET = {**PATHS[FIRST].data, "employee": EMPLOYEE, "supervisor": SUPERVISOR}  # zhang's sheet, li his supervisor
+GOALS = inputs_of(PATHS[FIRST], "agree_goals")
+WORK_DONE = inputs_of(PATHS[FIRST], "self_report")
+QUIET_MONTH = inputs_of(PATHS[FIRST], "score")["sheet"]["occurrences"]  # a field-service sheet worth 90 (A)
 
 
 # ---------------------------------------------------------------------------------------------- helpers

@@ -1,8 +1,9 @@
 """Customer complaint 客户投诉 (PROCESSES.md §3): every route through the JSON API, and every refusal.
 
-PATHS takes a founded domestic complaint through the sales manager's tier (with the negotiation outcome
-sent back once), an unfounded one through the joint inspection 会勘, the R&D review and the deputy GM's
-tier, and a foreign one whose loss the GM office corrects into the GM's tier.
+PATHS, the golden paths of workflow/definitions/paths/complaint.yaml, take a founded domestic complaint
+through the sales manager's tier (with the negotiation outcome sent back once), an unfounded one through
+the joint inspection 会勘, the R&D review and the deputy GM's tier, and a foreign one whose loss the GM
+office corrects into the GM's tier.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from .paths import (
     assert_lock_version_counts_moves,
     assert_paths_cover,
     definition_of,
+    golden,
+    inputs_of,
     offered,
     refused,
     show,
@@ -36,86 +39,22 @@ EVERY_ROLE = (SALES, GM_OFFICE, QUALITY, MANUFACTURING, RND, SALES_MANAGER, DEPU
 APPROVAL_TIERS = {"approve_by_sales_manager": SALES_MANAGER, "approve_by_deputy_gm": DEPUTY_GM,
                   "approve_by_gm": GM}
 
-DOMESTIC = {
-    "customer": "Hengda Furniture", "market": "domestic", "order_number": "SO-26-1107", "part_number": "HG-35-L",
-    "description": "Hinges crack when the door is closed",
-}
-FOREIGN = {**DOMESTIC, "customer": "Nordhaus GmbH", "market": "foreign", "order_number": "EX-26-0311"}
-COMPLAINT_FORM = {
-    "quantity": 500, "ship_date": "2026-11-02", "defective_quantity": 40, "customer_demand": "exchange",
-    "demand_quantity": 40, "sample_attached": True, "sales_opinion": "Long-standing customer; exchange quickly",
-}
-COUNTERMEASURE = {"cause_analysis": "Die worn on line 3", "countermeasure_plan": "Replace the die; 100% check",
-                  "production_details": "Line 3, night shift, 2026-10-28"}
-
-
-def investigated(founded: bool, needs_rnd: bool, form: dict[str, Any] = COMPLAINT_FORM) -> list[Step]:
-    return [
-        Step(SALES, "submit", form, "registered"),
-        Step(GM_OFFICE, "register", {}, "quality_investigation"),
-        Step(QUALITY, "investigate", {"cause": "Hinge steel too brittle", "responsible_department": "Stamping",
-                                      "founded": founded, "needs_rnd": needs_rnd}, "countermeasure"),
-        Step(MANUFACTURING, "propose_countermeasure", COUNTERMEASURE, "manager_review"),
-    ]
-
-
-def proposed(loss: str) -> list[Step]:
-    return [
-        Step(GM_OFFICE, "check", {}, "sales_proposal"),
-        Step(SALES, "propose_handling", {"proposed_handling": "Exchange the defective hinges", "loss_amount": loss},
-             "consolidation"),
-    ]
-
-
-def negotiated(closing: str, to: str) -> list[Step]:
-    return [
-        Step(SALES, "record_outcome", {"negotiation_outcome": "Customer accepts", "customer_accepts": True},
-             "negotiation_review"),
-        Step(SALES_MANAGER, "review_outcome", {}, "final_consolidation"),
-        Step(GM_OFFICE, closing, {"final_opinion": "Closed on time"}, to),
-    ]
-
-
-PATHS: dict[str, CasePath] = {
-    "founded_small_loss_decided_by_the_sales_manager": CasePath(data=DOMESTIC, steps=[
-        *investigated(founded=True, needs_rnd=False),
-        Step(DEPUTY_GM, "refer_to_gm_office", {"manager_comment": "Agree with the countermeasure"},
-             "gm_office_check"),
-        *proposed("9999.99"),
-        Step(GM_OFFICE, "consolidate", {"consolidated_opinion": "Exchange 40 hinges"}, "approval"),
-        Step(SALES_MANAGER, "approve_by_sales_manager", {"decision": "Exchange", "founded": True},
-             "customer_negotiation"),
-        Step(SALES, "record_outcome", {"negotiation_outcome": "Customer wants a discount too",
-                                       "customer_accepts": False}, "negotiation_review"),
-        Step(SALES_MANAGER, "return_outcome", {"reason": "Explain the exchange terms again"},
-             "customer_negotiation"),
-        *negotiated("close", "closed"),
-    ], final="closed"),
-    "unfounded_after_joint_inspection_and_rnd_review": CasePath(data=DOMESTIC, steps=[
-        Step(SALES, "request_joint_inspection", {}, "joint_inspection"),
-        Step(QUALITY, "report_joint_inspection", {"joint_inspection_report": "Hinges overloaded by the customer"},
-             "reported"),
-        *investigated(founded=False, needs_rnd=True),
-        Step(DEPUTY_GM, "refer_to_rnd", {"manager_comment": "R&D to confirm the load rating"}, "rnd_review"),
-        Step(RND, "give_rnd_opinion", {"rnd_opinion": "Rated 12 kg; the doors weigh 19 kg"}, "gm_office_check"),
-        *proposed("10000"),
-        Step(GM_OFFICE, "consolidate", {"consolidated_opinion": "Not founded"}, "approval"),
-        Step(DEPUTY_GM, "approve_by_deputy_gm", {"decision": "Complaint not founded", "founded": False},
-             "customer_negotiation"),
-        *negotiated("close_unfounded", "closed_unfounded"),
-    ], final="closed_unfounded"),
-    "foreign_loss_corrected_into_the_gms_tier": CasePath(data=FOREIGN, steps=[
-        *investigated(founded=True, needs_rnd=False,
-                      form={**COMPLAINT_FORM, "customer_demand": "still_processing", "demand_quantity": None}),
-        Step(DEPUTY_GM, "refer_to_gm_office", {"manager_comment": "Serious: report to the GM"}, "gm_office_check"),
-        *proposed("48000"),
-        Step(GM_OFFICE, "consolidate", {"consolidated_opinion": "Freight added", "loss_amount": "50000"},
-             "approval"),
-        Step(GM, "approve_by_gm", {"decision": "Compensate 50000 yuan", "founded": True}, "customer_negotiation"),
-        *negotiated("close", "closed"),
-    ], final="closed"),
-}
 SMALL = "founded_small_loss_decided_by_the_sales_manager"
+FOREIGN_PATH = "foreign_loss_corrected_into_the_gms_tier"
+PATHS: dict[str, CasePath] = golden(WORKFLOW)  # workflow/definitions/paths/complaint.yaml
+
+DOMESTIC = PATHS[SMALL].data
+FOREIGN = PATHS[FOREIGN_PATH].data
+COMPLAINT_FORM = inputs_of(PATHS[SMALL], "submit")
+COUNTERMEASURE = inputs_of(PATHS[SMALL], "propose_countermeasure")
+
+
+def investigated(needs_rnd: bool) -> list[Step]:
+    """The founded complaint of SMALL up to the manager's review, flagged for R&D or not."""
+    steps = PATHS[SMALL].steps
+    steps = steps[:[s.to for s in steps].index("manager_review") + 1]
+    return [s._replace(inputs={**s.inputs, "needs_rnd": needs_rnd}) if s.action == "investigate" else s
+            for s in steps]
 
 
 # ---------------------------------------------------------------------------------------------- helpers
@@ -235,7 +174,7 @@ def test_the_sales_manager_may_not_review_an_outcome_they_recorded(api):
     (False, "refer_to_gm_office", "refer_to_rnd"),
 ])
 def test_rnd_reviews_only_a_complaint_flagged_for_it(api, needs_rnd, route, other):
-    case = walk(api, report(api), investigated(founded=True, needs_rnd=needs_rnd))
+    case = walk(api, report(api), investigated(needs_rnd))
     assert case["state"] == "manager_review" and case["data"]["needs_rnd"] is needs_rnd
     assert offered(api, case["id"], DEPUTY_GM) == [route]
     refused(api, DEPUTY_GM, case, other, {"manager_comment": "ok"}, status=422, code="guard_failed")

@@ -1,9 +1,9 @@
 """Replacement-part request 补件申请 (PROCESSES.md §1): every route through the JSON API, and every refusal.
 
-PATHS walks a request from the specialist's analysis to closed by each fulfilment route the quality
-director can choose (produce, ship from stock, borrow a finished package), with the returns and failed
-checks on the way. The coverage test makes a transition added to replacement_part.yaml without a path
-fail the suite.
+PATHS, the golden paths of workflow/definitions/paths/replacement_part.yaml, walk a request from the
+specialist's analysis to closed by each fulfilment route the quality director can choose (produce, ship
+from stock, borrow a finished package), with the returns and failed checks on the way. The coverage test
+makes a transition added to replacement_part.yaml without a path fail the suite.
 """
 
 from __future__ import annotations
@@ -14,11 +14,12 @@ import pytest
 
 from .paths import (
     CasePath,
-    Step,
     assert_lock_version_counts_moves,
     assert_paths_cover,
     definition_of,
+    golden,
     history,
+    inputs_of,
     offered,
     refused,
     walk_to_the_end,
@@ -33,74 +34,15 @@ SALES_CLERK, SALES_FINANCE, LOGISTICS = "sales_clerk", "sales_finance", "logisti
 EVERY_ROLE = (SPECIALIST, LEAD, DIRECTOR, "production", WAREHOUSE, FG_QA, SHIPPER, SALES_CLERK, SALES_FINANCE,
               LOGISTICS)
 
-REQUEST = {
-    "customer": "Hengda Furniture", "product": "Wardrobe W-1200", "part": "Left door hinge", "quantity": 4,
-    "reason": "Hinges cracked on arrival", "request_date": "2026-11-20",
-}
-FREE_PART = {"cause": "material", "charge": "free"}
-CHARGED_PART = {"cause": "customer_damage", "charge": "charged", "charge_amount": "350.00"}
-PROMISE = {"promised_date": "2026-12-05", "call_note": "Customer confirms four hinges are needed"}  # +15 days
-RECEIVING_CHECK_PASSED = {"packaging_intact": True, "labels_correct": True, "inspection_passed": True}
+PRODUCED = "produced_after_returns_and_a_failed_receiving_check"
+CHARGED = "charged_part_shipped_from_stock_after_returned_lists"
+PATHS: dict[str, CasePath] = golden(WORKFLOW)  # workflow/definitions/paths/replacement_part.yaml
 
-
-def part_request_approved_by_the_lead(analysis: dict[str, Any]) -> list[Step]:
-    return [
-        Step(SPECIALIST, "analyse", analysis, "analysed"),
-        Step(SPECIALIST, "confirm_with_customer", PROMISE, "confirmed"),
-        Step(SPECIALIST, "open_request", {}, "lead_review"),
-        Step(LEAD, "approve", {}, "director_approval"),
-    ]
-
-
-PATHS: dict[str, CasePath] = {
-    "produced_after_returns_and_a_failed_receiving_check": CasePath([
-        Step(SPECIALIST, "analyse", FREE_PART, "analysed"),
-        Step(SPECIALIST, "confirm_with_customer", PROMISE, "confirmed"),
-        Step(SPECIALIST, "open_request", {}, "lead_review"),
-        Step(LEAD, "return_by_lead", {"return_reason": "The cause is process technique, not material"}, "analysed"),
-        Step(SPECIALIST, "analyse", {"cause": "process_technique", "charge": "free"}, "analysed"),
-        Step(SPECIALIST, "confirm_with_customer", PROMISE, "confirmed"),
-        Step(SPECIALIST, "open_request", {}, "lead_review"),
-        Step(LEAD, "approve", {}, "director_approval"),
-        Step(DIRECTOR, "return_by_director", {"return_reason": "Confirm the quantity again"}, "analysed"),
-        Step(SPECIALIST, "confirm_with_customer", PROMISE, "confirmed"),
-        Step(SPECIALIST, "open_request", {}, "lead_review"),
-        Step(LEAD, "approve", {}, "director_approval"),
-        Step(DIRECTOR, "produce", {"supplier": "replenishment_group"}, "in_production"),
-        Step(WAREHOUSE, "reject_part", {"failure_reason": "Label names the wrong customer"}, "in_production"),
-        Step(WAREHOUSE, "receive_part", RECEIVING_CHECK_PASSED, "in_stock"),
-        Step(SHIPPER, "ship", {"loading_list_no": "BZ-0001"}, "shipped"),
-        Step(SPECIALIST, "confirm_delivery", {"delivered_on": "2026-12-03"}, "closed"),
-    ], "closed"),
-    "charged_part_shipped_from_stock_after_returned_lists": CasePath([
-        *part_request_approved_by_the_lead(CHARGED_PART),
-        Step(DIRECTOR, "ship_from_stock", {}, "awaiting_fg_loading_list"),
-        Step(SPECIALIST, "issue_fg_loading_list", {"fg_loading_list_no": "CZ-0001"}, "fg_loading_list_approval"),
-        Step(DIRECTOR, "return_fg_loading_list", {"return_reason": "Wrong package size"}, "awaiting_fg_loading_list"),
-        Step(SPECIALIST, "issue_fg_loading_list", {"fg_loading_list_no": "CZ-0002"}, "fg_loading_list_approval"),
-        Step(DIRECTOR, "approve_fg_loading_list", {}, "awaiting_sales_order"),
-        Step(SALES_CLERK, "issue_sales_order", {"sales_order_no": "XS-0001", "loading_list_no": "ZC-0001"},
-             "sales_order_audit"),
-        Step(SALES_FINANCE, "return_sales_order", {"return_reason": "Charge amount missing on the order"},
-             "awaiting_sales_order"),
-        Step(SALES_CLERK, "issue_sales_order", {"sales_order_no": "XS-0002", "loading_list_no": "ZC-0002"},
-             "sales_order_audit"),
-        Step(SALES_FINANCE, "audit_sales_order", {}, "in_stock"),
-        Step(LOGISTICS, "ship", {"loading_list_no": "ZC-0002"}, "shipped"),
-        Step(SHIPPER, "confirm_delivery", {"delivered_on": "2026-11-25"}, "closed"),
-    ], "closed"),
-    "borrowed_package_returned_after_a_failed_fg_check": CasePath([
-        *part_request_approved_by_the_lead(FREE_PART),
-        Step(DIRECTOR, "borrow", {"supplier": "purchasing"}, "borrowing"),
-        Step(LEAD, "issue_borrowing_slip", {"borrowing_slip_no": "JY-0001"}, "in_stock"),
-        Step(SHIPPER, "ship", {"loading_list_no": "BZ-0002"}, "shipped"),
-        Step(SPECIALIST, "confirm_delivery_on_loan", {"delivered_on": "2026-11-23"}, "package_owed"),
-        Step(WAREHOUSE, "return_package", {"return_note": "Bought hinges arrived"}, "package_return_inspection"),
-        Step(FG_QA, "fail_returned_package", {"failure_reason": "Package not resealed"}, "package_owed"),
-        Step(LEAD, "return_package", {}, "package_return_inspection"),
-        Step(FG_QA, "pass_returned_package", {"ledger_signed": True}, "closed"),
-    ], "closed"),
-}
+REQUEST = PATHS[PRODUCED].data
+FREE_PART = inputs_of(PATHS[PRODUCED], "analyse")
+CHARGED_PART = inputs_of(PATHS[CHARGED], "analyse")
+PROMISE = inputs_of(PATHS[PRODUCED], "confirm_with_customer")  # 15 days after the request date
+RECEIVING_CHECK_PASSED = inputs_of(PATHS[PRODUCED], "receive_part")
 
 
 # ---------------------------------------------------------------------------------------------- helpers

@@ -1,8 +1,9 @@
 """Returned-goods inspection 退货 (PROCESSES.md §2): every route through the JSON API, and every refusal.
 
-PATHS settles a return without goods, refuses one, reworks one after the customer disputes the record,
-and credits one after the company leader sends the credit application back once. `deemed_confirmed` is
-the timer's own move (actor `system`), so no path takes it and people are refused it.
+PATHS, the golden paths of workflow/definitions/paths/return_inspection.yaml, settle a return without
+goods, refuse one, rework one after the customer disputes the record, and credit one after the company
+leader sends the credit application back once. `deemed_confirmed` is the timer's own move (actor
+`system`), so no path takes it and people are refused it.
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ import pytest
 
 from .paths import (
     CasePath,
-    Step,
     assert_lock_version_counts_moves,
     assert_paths_cover,
     definition_of,
+    golden,
     history,
+    inputs_of,
     offered,
     refused,
     show,
@@ -33,66 +35,14 @@ LEAD, DIRECTOR, QC_DIRECTOR = "service_lead", "quality_director", "qc_director"
 CLERK, FG_QA, LEADER, FINANCE = "returns_clerk", "fg_qa", "company_leader", "finance"
 EVERY_ROLE = (LEAD, DIRECTOR, QC_DIRECTOR, CLERK, FG_QA, LEADER, FINANCE)
 
-APPLICATION = {
-    "customer": "Hengda Furniture", "products": "Wardrobe W-1200 x 10, nightstand N-40 x 2", "quantity": 12,
-    "reason": "Doors warped within the warranty period",
-}
-OPINIONS = {"application_ref": "THSQ-0001", "opinions": "Quality office and sales agree to take the goods back"}
-GOODS_IN_ORDER = {
-    "received_quantity": 12, "packaging_intact": True, "heavy_damage": False, "rain_wetted": False,
-    "returned_by": "Liu Qiang (driver)",
-}
-GOODS_DAMAGED = {
-    "received_quantity": 11, "packaging_intact": False, "heavy_damage": True, "rain_wetted": True,
-    "handover_note": "One nightstand missing; two cartons crushed and wet", "returned_by": "Liu Qiang (driver)",
-}
-INSPECTION = {"inspection_result": "8 doors warped, 4 in order"}
+EXCHANGED = "exchanged_after_the_customer_disputes_the_record"
+CREDITED = "credited_after_the_leader_returns_the_application"
+PATHS: dict[str, CasePath] = golden(WORKFLOW)  # workflow/definitions/paths/return_inspection.yaml
 
-
-def approved_and_inspected(approver: str, goods: dict[str, Any]) -> list[Step]:
-    return [
-        Step(LEAD, "collect_opinions", OPINIONS, "awaiting_approval"),
-        Step(approver, "approve", {}, "approved"),
-        Step(CLERK, "receive", goods, "received"),
-        Step(FG_QA, "record_inspection", INSPECTION, "inspected"),
-    ]
-
-
-PATHS: dict[str, CasePath] = {
-    "settled_by_a_dealer_discount": CasePath([
-        Step(LEAD, "settle_without_return", {"settlement": "dealer_discount"}, "settled"),
-    ], "settled"),
-    "refused_by_the_qc_director": CasePath([
-        Step(LEAD, "collect_opinions", OPINIONS, "awaiting_approval"),
-        Step(QC_DIRECTOR, "refuse", {"refusal_reason": "Warping comes from the customer's damp storage"}, "refused"),
-    ], "refused"),
-    "exchanged_after_the_customer_disputes_the_record": CasePath([
-        *approved_and_inspected(QC_DIRECTOR, GOODS_IN_ORDER),
-        Step(DIRECTOR, "decide", {"disposition": "rework"}, "decided"),
-        Step(LEAD, "send_record", {"sent_via": "email"}, "awaiting_customer"),
-        Step(LEAD, "customer_disputes", {"dispute_reason": "Customer wants new doors, not repaired ones"},
-             "inspected"),
-        Step(DIRECTOR, "decide", {"disposition": "exchange", "decision_note": "Exchange the 8 warped doors"},
-             "decided"),
-        Step(LEAD, "send_record", {"sent_via": "fax"}, "awaiting_customer"),
-        Step(LEAD, "customer_confirms", {}, "confirmed"),
-        Step(LEAD, "start_final_handling", {}, "in_final_handling"),
-        Step(LEAD, "complete", {"handling_result": "8 doors exchanged, 4 sent back"}, "closed"),
-    ], "closed"),
-    "credited_after_the_leader_returns_the_application": CasePath([
-        *approved_and_inspected(DIRECTOR, GOODS_DAMAGED),
-        Step(DIRECTOR, "decide", {"disposition": "credit"}, "decided"),
-        Step(LEAD, "send_record", {"sent_via": "in_person"}, "awaiting_customer"),
-        Step(LEAD, "customer_confirms", {}, "confirmed"),
-        Step(LEAD, "request_credit", {"credit_report": "Credit 11 pieces", "credit_amount": "12800.00"},
-             "credit_pending"),
-        Step(LEADER, "return_credit", {"return_reason": "Only 8 pieces were defective"}, "confirmed"),
-        Step(LEAD, "request_credit", {"credit_report": "Credit 8 pieces", "credit_amount": "9300.00"},
-             "credit_pending"),
-        Step(LEADER, "approve_credit", {}, "credit_approved"),
-        Step(FINANCE, "post_credit", {"voucher_no": "PZ-2611-0042"}, "closed"),
-    ], "closed"),
-}
+APPLICATION = PATHS[EXCHANGED].data
+OPINIONS = inputs_of(PATHS[EXCHANGED], "collect_opinions")
+GOODS_IN_ORDER = inputs_of(PATHS[EXCHANGED], "receive")
+INSPECTION = inputs_of(PATHS[EXCHANGED], "record_inspection")
 
 
 # ---------------------------------------------------------------------------------------------- helpers
@@ -105,10 +55,6 @@ def open_return(api) -> dict[str, Any]:
 def reach(api, path: str, state: str) -> dict[str, Any]:
     """A new case walked along PATHS[path] until it first stands in `state`."""
     return reach_along(api, open_return, PATHS[path].steps, state)
-
-
-EXCHANGED = "exchanged_after_the_customer_disputes_the_record"
-CREDITED = "credited_after_the_leader_returns_the_application"
 
 
 # ---------------------------------------------------------------------------------------------- paths
@@ -307,7 +253,7 @@ def test_inspection_is_due_48_hours_after_arrival(api, frozen_clock):
     frozen_clock.set(datetime(2026, 11, 23, 2, 29, 59, tzinfo=UTC))
     shown = show(api, case["id"])
     assert timers(shown)["inspection"]["due_at"] == "2026-11-23T10:30:00+08:00"
-    assert (timers(shown)["inspection"]["status"], shown["overdue"]) == ("running", False)
+    assert (timers(shown)["inspection"]["status"], shown["overdue"]) == ("warning", False)  # 8h warning window
     frozen_clock.set(datetime(2026, 11, 23, 2, 30, tzinfo=UTC))
     shown = show(api, case["id"])
     assert (timers(shown)["inspection"]["status"], shown["overdue"]) == ("overdue", True)

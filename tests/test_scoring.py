@@ -8,9 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from workflow.definitions.scoresheet import ScoreSheet, shipped_scoresheets
-from workflow.engine import scoring
-from workflow.engine.scoring import (
+from workflow.appraisal import scoring
+from workflow.appraisal.scoring import (
     BandChoice,
     ScoringError,
     grade,
@@ -20,6 +19,7 @@ from workflow.engine.scoring import (
     performance_pay,
     score_sheet,
 )
+from workflow.definitions.scoresheet import ScoreSheet, shipped_scoresheets
 
 D = Decimal
 

@@ -7,7 +7,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 
 from web.extensions import db
-from workflow.engine.appraisal import set_staff
+from workflow.appraisal import set_staff
 from workflow.models import Case
 
 from .test_ui import Person, text_of

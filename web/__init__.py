@@ -12,11 +12,12 @@ from flask import Flask, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
 
+import workflow.appraisal  # noqa: F401  (registers its tables on the metadata and its handlers with the engine)
 from workflow.engine import Clock
 from workflow.engine.calendar import WorkingCalendar
 
 from . import config
-from .extensions import db, migrate
+from .extensions import db, db_session, migrate
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -78,7 +79,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     def _unexpected(exc: Exception) -> Any:
         if isinstance(exc, HTTPException):
             return _http_error(exc)
-        db.session.rollback()
+        db_session().rollback()
         app.logger.exception("unhandled error on %s %s", request.method, request.path)
         if request.path.startswith("/api/"):
             return api.error(500, "internal_error", "Something went wrong on our side; nothing was changed")

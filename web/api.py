@@ -1,8 +1,9 @@
-"""JSON API v1. Token auth; every error is {"error": {"code", "message", "fields"}}."""
+"""JSON API v1. Token auth; every error is {"error": {"code", "message", "fields"}}.
+
+What each call takes and answers is declared once, with the models of web/api_models.py (web/contract.py):
+requests are checked and answers written from them, and /api/v1/openapi.json is made from them."""
 
 from __future__ import annotations
-
-from typing import Any
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
 from sqlalchemy import func, select
@@ -10,7 +11,6 @@ from werkzeug.exceptions import HTTPException
 
 from workflow import diagram
 from workflow.engine import (
-    Clock,
     NotFound,
     RoleRefused,
     WorkflowError,
@@ -25,14 +25,14 @@ from workflow.engine import (
     policy,
     workflow_of,
 )
-from workflow.engine.cases import MAX_ID
 from workflow.engine.periods import parse_period
 from workflow.engine.sla import monthly_figures
 from workflow.engine.users import user_by_token
 from workflow.models import Case, HistoryEntry, Notification, WorkflowVersion
 
-from . import limits, openapi, serializers
-from .extensions import db
+from . import api_models, contract, limits
+from .contract import ErrorBody, ErrorDetail, operation
+from .extensions import clock, db_session
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -43,21 +43,18 @@ STATUS = {
 }
 
 
-def clock() -> Clock:
-    return current_app.extensions["workflow_clock"]
-
-
 def lang() -> str:
     return request.accept_languages.best_match(["en", "zh"]) or "en"
 
 
 def error(status: int, code: str, message: str, fields: dict[str, str] | None = None) -> tuple[Response, int]:
-    return jsonify({"error": {"code": code, "message": message, "fields": fields or {}}}), status
+    body = ErrorBody(error=ErrorDetail(code=code, message=message, fields=fields or {}))
+    return jsonify(body.model_dump()), status
 
 
 @bp.errorhandler(WorkflowError)
 def _workflow_error(exc: WorkflowError) -> tuple[Response, int]:
-    db.session.rollback()
+    db_session().rollback()
     language = lang()
     fields = {name: messages[language] for name, messages in exc.fields.items()}
     return error(STATUS.get(exc.code, 400), exc.code, exc.messages[language], fields)
@@ -81,7 +78,7 @@ def _authenticate() -> tuple[Response, int] | None:
     scheme, _, token = header.partition(" ")
     token = token.strip()
     # Looked up afresh on every call (no cache): a revoked or expired token, or a disabled user, stops at once.
-    user = user_by_token(db.session, token, clock().now()) if scheme.lower() == "bearer" and token else None
+    user = user_by_token(db_session(), token, clock().now()) if scheme.lower() == "bearer" and token else None
     if user is None:
         from . import security  # here: web.security imports this module
 
@@ -95,22 +92,14 @@ def _authenticate() -> tuple[Response, int] | None:
         return response, status
     g.user = user
     g.actor = actor_of(user)
-    if db.session.dirty:  # the token's last use, noted: kept even when the call itself changes nothing
-        db.session.commit()
+    if db_session().dirty:  # the token's last use, noted: kept even when the call itself changes nothing
+        db_session().commit()
     return None
 
 
-def json_body() -> dict[str, Any]:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise WorkflowError("The request body must be a JSON object", "请求体必须是 JSON 对象")
-    return body
-
-
-def _case_json(case: Case) -> dict[str, Any]:
+def _case(case: Case) -> api_models.CaseOut:
     definition = workflow_of(case.version).definition
-    actions = available_actions(db.session, clock(), case, g.actor)
-    return serializers.case(clock(), case, definition, actions)
+    return api_models.CaseOut.of(clock(), case, definition, available_actions(db_session(), clock(), case, g.actor))
 
 
 def _svg(graph_svg: bytes) -> Response:
@@ -118,18 +107,17 @@ def _svg(graph_svg: bytes) -> Response:
 
 
 @bp.get("/workflows")
-def list_workflows() -> Response:
-    items = [
-        serializers.version_summary(clock(), v, workflow_of(v).definition) for v in latest_versions(db.session)
-    ]
-    return jsonify({"items": items})
+@operation(answer=api_models.Workflows)
+def list_workflows() -> api_models.Workflows:
+    """Published workflows (latest version of each)"""
+    return api_models.Workflows(items=[api_models.WorkflowSummary.of(clock(), v, workflow_of(v).definition)
+                                       for v in latest_versions(db_session())])
 
 
-def _version(key: str) -> WorkflowVersion:
-    wanted = limits.optional_int_arg("version", 1, MAX_ID)  # 400 unless a whole number that fits the column
+def _version(key: str, wanted: int | None) -> WorkflowVersion:
     if wanted is None:
-        return current_workflow(db.session, key)[0]
-    version = db.session.scalar(
+        return current_workflow(db_session(), key)[0]
+    version = db_session().scalar(
         select(WorkflowVersion).where(WorkflowVersion.key == key, WorkflowVersion.version == wanted)
     )
     if version is None:
@@ -138,127 +126,133 @@ def _version(key: str) -> WorkflowVersion:
 
 
 @bp.get("/workflows/<key>")
-def show_workflow(key: str) -> Response:
-    version = _version(key)
+@operation(answer=api_models.WorkflowOut, query=api_models.WorkflowQuery, errors=(404,))
+def show_workflow(key: str, query: api_models.WorkflowQuery) -> api_models.WorkflowOut:
+    """A workflow's states, fields, transitions with roles and typed inputs, timers"""
+    version = _version(key, query.version)
     definition = workflow_of(version).definition
-    return jsonify(serializers.workflow(clock(), version, definition, opener_roles(definition)))
+    return api_models.WorkflowOut.of_version(clock(), version, definition, opener_roles(definition))
 
 
 @bp.get("/workflows/<key>/diagram.svg")
-def workflow_diagram(key: str) -> Response:
-    version = _version(key)
-    graph = diagram.build(workflow_of(version).definition, lang=request.args.get("lang"))
+@operation(query=api_models.WorkflowDiagramQuery, errors=(404,), media="image/svg+xml")
+def workflow_diagram(key: str, query: api_models.WorkflowDiagramQuery) -> Response:
+    """The workflow's state diagram"""
+    graph = diagram.build(workflow_of(_version(key, query.version)).definition, lang=query.lang)
     return _svg(diagram.to_svg(graph))
 
 
 @bp.post("/cases")
-def create_case() -> tuple[Response, int]:
-    body = json_body()
-    key = body.get("workflow")
-    if not isinstance(key, str):
-        raise WorkflowError("Name the workflow: {\"workflow\": key, \"data\": {...}}", "请指定流程 workflow")
-    case = open_case(db.session, clock(), key, body.get("data", {}), g.actor, comment=body.get("comment"))
-    db.session.commit()
-    response = jsonify(_case_json(case))
-    response.headers["Location"] = f"/api/v1/cases/{case.id}"
-    return response, 201
+@operation(answer=api_models.CaseOut, status=201, body=api_models.CreateCase, errors=(403, 404, 409, 422))
+def create_case(json: api_models.CreateCase) -> tuple[api_models.CaseOut, int, dict[str, str]]:
+    """Open a case"""
+    case = open_case(db_session(), clock(), json.workflow, json.data, g.actor, comment=json.comment)
+    db_session().commit()
+    return _case(case), 201, {"Location": f"/api/v1/cases/{case.id}"}
 
 
 @bp.get("/cases")
-def list_cases() -> Response:
-    page = limits.int_arg("page", 1, 1, MAX_ID)  # beyond any real list, and no overflow of the OFFSET
+@operation(answer=api_models.CasePage, query=api_models.CasesQuery)
+def list_cases(query: api_models.CasesQuery) -> api_models.CasePage:
+    """Cases, paged"""
     config = current_app.config
+    # API_MAX_PAGE_SIZE is a setting: the contract cannot know it, so the bound is checked here.
     per_page = limits.int_arg("per_page", config["API_PAGE_SIZE"], 1, config["API_MAX_PAGE_SIZE"])
-    query = select(Case).where(policy.visible(db.session, g.actor))
-    if workflow := request.args.get("workflow"):
-        query = query.where(Case.workflow_key == workflow)
-    if state := request.args.get("state"):
-        query = query.where(Case.state == state)
-    if request.args.get("actionable", "").lower() in ("1", "true", "yes"):
-        query = query.where(policy.actionable(db.session, g.actor))
-    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
-    cases = db.session.scalars(
-        query.order_by(Case.updated_at.desc(), Case.id.desc()).limit(per_page).offset((page - 1) * per_page)
+    select_cases = select(Case).where(policy.visible(db_session(), g.actor))
+    if query.workflow:
+        select_cases = select_cases.where(Case.workflow_key == query.workflow)
+    if query.state:
+        select_cases = select_cases.where(Case.state == query.state)
+    if query.actionable:
+        select_cases = select_cases.where(policy.actionable(db_session(), g.actor, clock=clock()))
+    total = db_session().scalar(select(func.count()).select_from(select_cases.subquery())) or 0
+    cases = db_session().scalars(
+        select_cases.order_by(Case.updated_at.desc(), Case.id.desc()).limit(per_page)
+        .offset((query.page - 1) * per_page)
     ).all()
-    return jsonify({"items": [_case_json(c) for c in cases], "page": page, "per_page": per_page, "total": total})
+    return api_models.CasePage(items=[_case(c) for c in cases], page=query.page, per_page=per_page, total=total)
 
 
 @bp.get("/cases/<id:case_id>")
-def show_case(case_id: int) -> Response:
-    return jsonify(_case_json(policy.visible_case(db.session, g.actor, case_id)))
+@operation(answer=api_models.CaseOut, errors=(404,))
+def show_case(case_id: int) -> api_models.CaseOut:
+    """A case with what the caller may do now"""
+    return _case(policy.visible_case(db_session(), g.actor, case_id))
 
 
 @bp.post("/cases/<id:case_id>/actions/<action>")
-def take_action(case_id: int, action: str) -> Response:
-    body = json_body()
-    expected = body.get("expected_version")
-    if expected is not None and (not isinstance(expected, int) or isinstance(expected, bool)):
-        raise WorkflowError("expected_version must be a whole number", "expected_version 必须是整数")
-    comment = body.get("comment")  # checked by the engine, as for every caller
-    case = policy.visible_case(db.session, g.actor, case_id)
-    advance(db.session, clock(), case, action, g.actor, body.get("inputs") or {}, comment, expected)
-    db.session.commit()
-    return jsonify(_case_json(case))
+@operation(answer=api_models.CaseOut, body=api_models.TakeAction, errors=(403, 404, 409, 422))
+def take_action(case_id: int, action: str, json: api_models.TakeAction) -> api_models.CaseOut:
+    """Take an action on a case"""
+    case = policy.visible_case(db_session(), g.actor, case_id)
+    advance(db_session(), clock(), case, action, g.actor, json.inputs or {}, json.comment, json.expected_version)
+    db_session().commit()
+    return _case(case)
 
 
 @bp.get("/cases/<id:case_id>/history")
-def case_history(case_id: int) -> Response:
-    case = policy.visible_case(db.session, g.actor, case_id)
-    rows = db.session.scalars(
+@operation(answer=api_models.History, errors=(404,))
+def case_history(case_id: int) -> api_models.History:
+    """The hash-chained history"""
+    case = policy.visible_case(db_session(), g.actor, case_id)
+    rows = db_session().scalars(
         select(HistoryEntry).where(HistoryEntry.case_id == case.id).order_by(HistoryEntry.seq)
     ).all()
-    return jsonify({"case_id": case.id, "items": [serializers.history_entry(clock(), h) for h in rows]})
+    return api_models.History(case_id=case.id, items=[api_models.HistoryItem.of(clock(), h) for h in rows])
 
 
 @bp.get("/cases/<id:case_id>/diagram.svg")
-def case_diagram(case_id: int) -> Response:
-    case = policy.visible_case(db.session, g.actor, case_id)
-    moves = db.session.execute(
+@operation(query=api_models.DiagramQuery, errors=(404,), media="image/svg+xml")
+def case_diagram(case_id: int, query: api_models.DiagramQuery) -> Response:
+    """The case's diagram with its current state and path"""
+    case = policy.visible_case(db_session(), g.actor, case_id)
+    moves = db_session().execute(
         select(HistoryEntry.from_state, HistoryEntry.action, HistoryEntry.to_state)
         .where(HistoryEntry.case_id == case.id).order_by(HistoryEntry.seq)
     ).all()
     graph = diagram.build(
-        workflow_of(case.version).definition, lang=request.args.get("lang"), current=case.state,
-        path=[tuple(m) for m in moves],
+        workflow_of(case.version).definition, lang=query.lang, current=case.state,
+        path=[(m[0], m[1], m[2]) for m in moves],
     )
     return _svg(diagram.to_svg(graph))
 
 
 @bp.get("/notifications")
-def list_notifications() -> Response:
-    limit = limits.int_arg("limit", 20, 1, 200)
-    unread_only = request.args.get("unread", "").lower() in ("1", "true", "yes")
-    items = notifications.for_user(db.session, g.user.name, limit=limit, unread_only=unread_only)
-    unread = db.session.scalar(
+@operation(answer=api_models.Notifications, query=api_models.NotificationsQuery)
+def list_notifications(query: api_models.NotificationsQuery) -> api_models.Notifications:
+    """The caller's notifications"""
+    items = notifications.for_user(db_session(), g.user.name, limit=query.limit, unread_only=query.unread)
+    unread = db_session().scalar(
         select(func.count()).select_from(Notification)
         .where(Notification.user_id == g.user.id, Notification.read_at.is_(None))
-    )
-    return jsonify({"items": [serializers.notification(clock(), n) for n in items], "unread": unread})
+    ) or 0
+    return api_models.Notifications(items=[api_models.NotificationOut.of(clock(), n) for n in items], unread=unread)
 
 
 @bp.post("/notifications/<id:notification_id>/read")
-def read_notification(notification_id: int) -> Response:
-    if not notifications.mark_read(db.session, g.user.name, notification_id, clock().now()):
-        if db.session.scalar(select(Notification.id).where(
+@operation(answer=api_models.Read, errors=(404,))
+def read_notification(notification_id: int) -> api_models.Read:
+    """Mark a notification read"""
+    if not notifications.mark_read(db_session(), g.user.name, notification_id, clock().now()):
+        if db_session().scalar(select(Notification.id).where(
                 Notification.id == notification_id, Notification.user_id == g.user.id)) is None:
             raise NotFound("no such notification of yours", "没有此通知")
-    db.session.commit()
-    return jsonify({"id": notification_id, "read": True})
+    db_session().commit()
+    return api_models.Read(id=notification_id, read=True)
 
 
 @bp.get("/sla")
-def sla() -> Response:
-    key, month = request.args.get("workflow"), request.args.get("month", "")
-    if not key or not month:
-        raise WorkflowError("Give ?workflow=KEY&month=YYYY-MM", "请提供 ?workflow=流程&month=YYYY-MM")
-    parse_period(month, "month")  # a 400 before anything is looked up
-    definition = current_workflow(db.session, key)[1].definition  # 404 for an unknown workflow
+@operation(answer=api_models.Sla, query=api_models.SlaQuery, errors=(403, 404))
+def sla(query: api_models.SlaQuery) -> api_models.Sla:
+    """On-time and late figures of a workflow for a month"""
+    parse_period(query.month, "month")  # the years are a setting: a 400 before anything is looked up
+    definition = current_workflow(db_session(), query.workflow)[1].definition  # 404 for an unknown workflow
     if not policy.may_read_workflow_report(g.actor, definition):
         raise RoleRefused(f"The {definition.title['en']} figures are for its readers and auditors",
                           f"{definition.title['zh']}统计仅供其查阅角色和审计员查看")
-    return jsonify(serializers.sla(clock(), monthly_figures(db.session, key, month, clock().tz)))
+    return api_models.Sla.of(clock(), monthly_figures(db_session(), query.workflow, query.month, clock().tz))
 
 
 @bp.get("/openapi.json")
 def openapi_document() -> Response:
-    return jsonify(openapi.document())
+    return jsonify(contract.document(current_app._get_current_object()))  # type: ignore[attr-defined]

@@ -9,7 +9,6 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import click
@@ -20,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from workflow import diagram
 from workflow.definitions import load_text, shipped_files, validate_path
-from workflow.engine import SYSTEM, Clock, WorkflowError, actor_of, appraisal, audit, publish_definition
+from workflow.engine import WorkflowError, audit, publish_definition
 from workflow.engine.history import Break
 from workflow.engine.notifications import SmtpSettings, send_pending_emails
 from workflow.engine.sla import monthly_figures
@@ -37,20 +36,14 @@ from workflow.engine.users import (
 from workflow.engine.worker import TickReport, fire_due_timers
 from workflow.models import Closure, User
 
-from . import safe_csv
-from .extensions import db
+from .appraisal.cli import GROUPS as appraisal_groups
+from .extensions import clock, db, db_session
 
 workflow_cli = AppGroup("workflow", help="Validate, publish and draw workflow definitions; run their timers.")
 calendar_cli = AppGroup("calendar", help="The working calendar: company closures on top of public holidays.")
-staff_cli = AppGroup("staff", help="The staff register: department, score-sheet template, pay, supervisor.")
-appraisal_cli = AppGroup("appraisal", help="Monthly appraisal: open a month, coefficients, export.")
 audit_cli = AppGroup("audit", help="Check the integrity of case histories.")
 users_cli = AppGroup("users", help="Manage users, roles and API tokens.")
 DIAGRAMS = Path(__file__).resolve().parent.parent / "diagrams"
-
-
-def _clock() -> Clock:
-    return current_app.extensions["workflow_clock"]
 
 
 def _paths(paths: tuple[str, ...]) -> list[Path]:
@@ -88,14 +81,14 @@ def load_command(paths: tuple[str, ...], actor: str) -> None:
             click.echo(str(problem))
         click.echo("nothing published", err=True)
         sys.exit(1)
-    now = _clock().now()
+    now = clock().now()
     for f in files:
         version, created = publish_definition(
-            db.session, f.read_text(encoding="utf-8"), str(f), actor, now, expected_key=f.stem
+            db_session(), f.read_text(encoding="utf-8"), str(f), actor, now, expected_key=f.stem
         )
         state = "published" if created else "unchanged"
         click.echo(f"{version.key}: version {version.version} {state}")
-    db.session.commit()
+    db_session().commit()
 
 
 @workflow_cli.command("diagrams")
@@ -113,12 +106,12 @@ def diagrams_command(out: str) -> None:
 
 @workflow_cli.command("demo")
 def demo_command() -> None:
-    """Publish the shipped workflows and add demo users (password = name) and a few demo cases."""
-    from .demo import seed
+    """Publish the shipped workflows and add demo users (password: <name>-demo-pass) and a few demo cases."""
+    from workflow.demo import seed
 
-    for line in seed(db.session, _clock()):
+    for line in seed(db_session(), clock()):
         click.echo(line)
-    db.session.commit()
+    db_session().commit()
 
 
 @contextmanager
@@ -173,7 +166,7 @@ def verify_command(checkpoint_file: str | None) -> None:
         except (audit.CheckpointInvalid, UnicodeDecodeError) as exc:
             raise click.ClickException(f"{checkpoint_file}: {exc}") from None
     with _audit_snapshot() as session:
-        checked, breaks = audit.verify_all(session, _clock())
+        checked, breaks = audit.verify_all(session, clock())
         if checkpoint:
             breaks = sorted(breaks + audit.verify_checkpoint(session, checkpoint), key=lambda b: (b.case_id, b.seq))
     if breaks:
@@ -190,10 +183,10 @@ def checkpoint_command(out: str) -> None:
     """Write every case's chain head and the time, signed with HMAC-SHA256 under AUDIT_KEY(_FILE)."""
     key = _audit_key()
     with _audit_snapshot() as session:
-        checked, breaks = audit.verify_all(session, _clock())
+        checked, breaks = audit.verify_all(session, clock())
         if breaks:  # a checkpoint vouches for the history as it is: never for a broken one
             _report_breaks(breaks, "history verification (no checkpoint written)")
-        text = audit.checkpoint_text(session, _clock().now(), key)
+        text = audit.checkpoint_text(session, clock().now(), key)
     partial = Path(f"{out}.partial")
     partial.write_text(text, "utf-8")
     partial.replace(out)  # never a half-written checkpoint under the real name
@@ -208,16 +201,16 @@ def checkpoint_command(out: str) -> None:
 def create_user_command(name: str, roles: tuple[str, ...], password: str | None, display_name: str | None) -> None:
     """Create a user with one or more roles."""
     try:
-        create_user(db.session, name, list(roles), _clock().now(), password=password, display_name=display_name,
+        create_user(db_session(), name, list(roles), clock().now(), password=password, display_name=display_name,
                     min_password_length=current_app.config["PASSWORD_MIN_LENGTH"])
     except WorkflowError as exc:
         raise click.ClickException(str(exc)) from None
-    db.session.commit()
+    db_session().commit()
     click.echo(f"created {name} with roles {', '.join(sorted(set(roles)))}")
 
 
 def _user(name: str) -> User:
-    user = user_by_name(db.session, name)
+    user = user_by_name(db_session(), name)
     if user is None:
         raise click.ClickException(f"no user {name!r}")
     return user
@@ -232,11 +225,11 @@ def token_command(name: str, token_name: str, days: int | None) -> None:
     """Issue a new API token for NAME and print it alone (a live token of the same name stops working)."""
     user = _user(name)
     try:
-        token = issue_token(db.session, user, _clock().now(), name=token_name,
+        token = issue_token(db_session(), user, clock().now(), name=token_name,
                             days=days or int(current_app.config["API_TOKEN_DAYS"]))
     except WorkflowError as exc:
         raise click.ClickException(str(exc)) from None
-    db.session.commit()
+    db_session().commit()
     click.echo(token)
 
 
@@ -244,8 +237,8 @@ def token_command(name: str, token_name: str, days: int | None) -> None:
 @click.argument("name")
 def tokens_command(name: str) -> None:
     """List NAME's API tokens: name, created, expires, last used, state. Never the secret."""
-    now = _clock().now()
-    rows = tokens_of(db.session, _user(name))
+    now = clock().now()
+    rows = tokens_of(db_session(), _user(name))
     if not rows:
         click.echo(f"{name} has no API tokens")
     for t in rows:
@@ -261,10 +254,10 @@ def tokens_command(name: str) -> None:
 def revoke_token_command(name: str, token_name: str) -> None:
     """Revoke NAME's live token TOKEN_NAME: it stops working with the next request."""
     try:
-        revoke_token(db.session, _user(name), token_name, _clock().now())
+        revoke_token(db_session(), _user(name), token_name, clock().now())
     except WorkflowError as exc:
         raise click.ClickException(str(exc)) from None
-    db.session.commit()
+    db_session().commit()
     click.echo(f"revoked {name}'s token {token_name!r}")
 
 
@@ -276,11 +269,11 @@ def revoke_token_command(name: str, token_name: str) -> None:
 def set_password_command(name: str, password: str, revoke_tokens: bool) -> None:
     """Give NAME a new password; every session they have signed in with ends."""
     try:
-        set_password(db.session, _user(name), password, _clock().now(),
+        set_password(db_session(), _user(name), password, clock().now(),
                      min_length=current_app.config["PASSWORD_MIN_LENGTH"], revoke_tokens=revoke_tokens)
     except WorkflowError as exc:
         raise click.ClickException(str(exc)) from None
-    db.session.commit()
+    db_session().commit()
     revoked = "; tokens revoked" if revoke_tokens else ""
     click.echo(f"new password set for {name}; their sessions have ended{revoked}")
 
@@ -289,8 +282,8 @@ def set_password_command(name: str, password: str, revoke_tokens: bool) -> None:
 @click.argument("name")
 def disable_command(name: str) -> None:
     """Stop NAME signing in or using the API: ends their sessions and revokes their tokens."""
-    disable_user(db.session, _user(name), _clock().now())
-    db.session.commit()
+    disable_user(db_session(), _user(name), clock().now())
+    db_session().commit()
     click.echo(f"disabled {name}: sessions ended, API tokens revoked")
 
 
@@ -298,8 +291,8 @@ def disable_command(name: str) -> None:
 @click.argument("name")
 def enable_command(name: str) -> None:
     """Let NAME sign in again (their old API tokens stay revoked: issue new ones)."""
-    enable_user(db.session, _user(name))
-    db.session.commit()
+    enable_user(db_session(), _user(name))
+    db_session().commit()
     click.echo(f"enabled {name}")
 
 
@@ -316,10 +309,10 @@ def smtp_settings() -> SmtpSettings | None:
 
 def _tick(now: datetime | None) -> TickReport:
     smtp = smtp_settings()
-    report = fire_due_timers(lambda: Session(db.engine), _clock(), now=now, email=smtp is not None)
+    report = fire_due_timers(lambda: Session(db.engine), clock(), now=now, email=smtp is not None)
     if smtp is not None:
         with Session(db.engine) as session, session.begin():
-            send_pending_emails(session, smtp, _clock().now())
+            send_pending_emails(session, smtp, clock().now())
     return report
 
 
@@ -334,7 +327,7 @@ def tick_command(now_text: str | None) -> None:
         except ValueError:
             raise click.BadParameter(f"{now_text!r} is not an ISO 8601 moment", param_hint="--now") from None
         if now.tzinfo is None:
-            now = now.replace(tzinfo=_clock().tz)
+            now = now.replace(tzinfo=clock().tz)
     click.echo(str(_tick(now)))
 
 
@@ -361,7 +354,10 @@ def worker_command(interval: float | None) -> None:
 @click.option("--month", required=True, help="YYYY-MM")
 def sla_command(key: str, month: str) -> None:
     """On-time and late figures of one workflow for one month."""
-    f = monthly_figures(db.session, key, month, _clock().tz)
+    try:
+        f = monthly_figures(db_session(), key, month, clock().tz)
+    except WorkflowError as exc:
+        raise click.ClickException(str(exc)) from None
     click.echo(f"{key} {month}: cases on time {f.cases_on_time}, late {f.cases_late}; "
                f"timers on time {f.timers_on_time}, late {f.timers_late}")
     for state, count in f.late_by_state.items():
@@ -374,10 +370,10 @@ def sla_command(key: str, month: str) -> None:
 @click.option("--by", "actor", default="cli", show_default=True)
 def close_command(day: datetime, reason: str, actor: str) -> None:
     """Add a company closure: DAY is then not a working day."""
-    if db.session.get(Closure, day.date()) is not None:
+    if db_session().get(Closure, day.date()) is not None:
         raise click.ClickException(f"{day.date()} is already closed")
-    db.session.add(Closure(day=day.date(), reason=reason, created_by=actor, created_at=_clock().now()))
-    db.session.commit()
+    db_session().add(Closure(day=day.date(), reason=reason, created_by=actor, created_at=clock().now()))
+    db_session().commit()
     click.echo(f"closed {day.date()}: {reason}")
 
 
@@ -385,75 +381,21 @@ def close_command(day: datetime, reason: str, actor: str) -> None:
 @click.argument("day", type=click.DateTime(formats=["%Y-%m-%d"]))
 def reopen_command(day: datetime) -> None:
     """Remove a company closure."""
-    closure = db.session.get(Closure, day.date())
+    closure = db_session().get(Closure, day.date())
     if closure is None:
         raise click.ClickException(f"{day.date()} is not a company closure")
-    db.session.delete(closure)
-    db.session.commit()
+    db_session().delete(closure)
+    db_session().commit()
     click.echo(f"reopened {day.date()}")
 
 
 @calendar_cli.command("list")
 def list_closures_command() -> None:
     """List company closures."""
-    for closure in db.session.scalars(select(Closure).order_by(Closure.day)):
+    for closure in db_session().scalars(select(Closure).order_by(Closure.day)):
         click.echo(f"{closure.day}  {closure.reason}  ({closure.created_by})")
 
 
-@staff_cli.command("set")
-@click.argument("name")
-@click.option("--department", required=True)
-@click.option("--template", required=True, help="Score-sheet template, e.g. field_service")
-@click.option("--standard-pay", required=True, type=str, help="Standard monthly performance pay (yuan)")
-@click.option("--supervisor", required=True, help="User name of the direct supervisor")
-@click.option("--inactive", is_flag=True, help="No sheet is opened for them any more")
-def staff_set_command(name: str, department: str, template: str, standard_pay: str, supervisor: str,
-                      inactive: bool) -> None:
-    """Add an employee to the staff register, or change their entry."""
-    try:
-        appraisal.set_staff(db.session, name, department, template, Decimal(standard_pay), supervisor,
-                            active=not inactive)
-    except (WorkflowError, InvalidOperation) as exc:
-        raise click.ClickException(str(exc)) from None
-    db.session.commit()
-    click.echo(f"{name}: {department}, {template}, standard pay {standard_pay}, supervisor {supervisor}")
-
-
-@appraisal_cli.command("open-month")
-@click.option("--department", required=True)
-@click.option("--period", required=True, help="YYYY-MM")
-@click.option("--by", "actor", required=True, help="The HR user or supervisor opening the month")
-def open_month_command(department: str, period: str, actor: str) -> None:
-    """Open the month's sheet for every employee of a department."""
-    user = user_by_name(db.session, actor)
-    if user is None:
-        raise click.ClickException(f"no user {actor!r}")
-    try:
-        result = appraisal.open_month(db.session, _clock(), department, period, actor_of(user))
-    except WorkflowError as exc:
-        raise click.ClickException(str(exc)) from None
-    db.session.commit()
-    for case in result.opened:
-        click.echo(f"opened case {case.id} for {case.data['employee']}")
-    for employee, why in result.skipped:
-        click.echo(f"skipped {employee}: {why}")
-
-
-@appraisal_cli.command("export")
-@click.option("--department", required=True)
-@click.option("--period", required=True, help="YYYY-MM")
-def export_command(department: str, period: str) -> None:
-    """Print the month's results, tab-separated: employee, total, grade, performance pay, state."""
-    try:
-        view = appraisal.department_month(db.session, department, period, SYSTEM)  # the operator reads every department
-    except WorkflowError as exc:
-        raise click.ClickException(str(exc)) from None
-    # Through safe_csv, like every export: pasted into a spreadsheet, no cell runs as a formula.
-    rows = [[f"{department} {period} (department coefficient {view.coefficient})"]]
-    rows += [[r.employee, r.total, r.grade, r.performance_pay, r.state] for r in view.rows]
-    click.echo(safe_csv.to_text(rows, dialect="excel-tab", lineterminator="\n"), nl=False)
-
-
 def init_app(app: Flask) -> None:
-    for group in (workflow_cli, audit_cli, users_cli, calendar_cli, staff_cli, appraisal_cli):
+    for group in (workflow_cli, audit_cli, users_cli, calendar_cli, *appraisal_groups):
         app.cli.add_command(group)

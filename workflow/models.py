@@ -2,29 +2,29 @@
 
 One truth per fact: a case's state lives only in `cases.state`; who entered it and when are read
 from the last history row; the definition text lives only in `workflow_versions`.
+
+A workflow's own tables live in its package on this same `Base` (workflow/appraisal/models.py).
 """
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     Date,
     DateTime,
+    Enum,
     ForeignKey,
     Index,
     Integer,
     MetaData,
-    Numeric,
     String,
     Text,
     TypeDecorator,
     UniqueConstraint,
     text,
-    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -59,6 +59,13 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
+
+
+def one_of(*values: str, name: str, length: int) -> Enum:
+    """A column that holds one of a fixed set of values: a plain string column with a CHECK constraint
+    (ck_<table>_<name>) rather than a native enum type, so that a value added later is a new constraint
+    on both databases, never an ALTER TYPE on PostgreSQL."""
+    return Enum(*values, name=name, length=length, native_enum=False, create_constraint=True)
 
 
 class User(Base):
@@ -183,7 +190,9 @@ class HistoryEntry(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
     seq: Mapped[int] = mapped_column(Integer)
-    kind: Mapped[str] = mapped_column(String(20), default="transition", server_default="transition")
+    kind: Mapped[str] = mapped_column(
+        one_of("transition", "notice", name="kind", length=20), default="transition", server_default="transition"
+    )
     at: Mapped[datetime] = mapped_column(UTCDateTime)
     actor: Mapped[str] = mapped_column(String(80))
     action: Mapped[str] = mapped_column(String(80))
@@ -220,7 +229,7 @@ class Timer(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
     name: Mapped[str] = mapped_column(String(80))
-    status: Mapped[str] = mapped_column(String(20))  # running | stopped
+    status: Mapped[str] = mapped_column(one_of("running", "stopped", name="status", length=20))
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
     due_at: Mapped[datetime] = mapped_column(UTCDateTime)
     warn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -248,11 +257,16 @@ class Notification(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
     timer_id: Mapped[int | None] = mapped_column(ForeignKey("timers.id"))
-    kind: Mapped[str] = mapped_column(String(20))  # warning | overdue | reminder | inquiry | fired
+    # A clock's warning or expiry, or the notice a timer leaves (schema.NOTICES, or "late" on a late stop).
+    kind: Mapped[str] = mapped_column(
+        one_of("warning", "overdue", "reminder", "inquiry", "late", name="kind", length=20)
+    )
     message: Mapped[dict[str, str]] = mapped_column(JSON)  # {"en": ..., "zh": ...}
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    email_status: Mapped[str] = mapped_column(String(10), default="none")  # none | pending | sent | failed
+    email_status: Mapped[str] = mapped_column(
+        one_of("none", "pending", "sent", "failed", name="email_status", length=10), default="none"
+    )
     emailed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
@@ -275,52 +289,6 @@ class CaseKey(Base):
     workflow_key: Mapped[str] = mapped_column(String(80), primary_key=True)
     value: Mapped[str] = mapped_column(String(500), primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
-
-
-class StaffMember(Base):
-    """Who works where: the department, score-sheet template, standard pay and supervisor of an employee."""
-
-    __tablename__ = "staff"
-
-    user_name: Mapped[str] = mapped_column(ForeignKey("users.name", ondelete="CASCADE"), primary_key=True)
-    department: Mapped[str] = mapped_column(String(100), index=True)
-    template: Mapped[str] = mapped_column(String(80))
-    standard_pay: Mapped[Decimal] = mapped_column(Numeric(12, 2))
-    supervisor: Mapped[str] = mapped_column(String(80))
-    active: Mapped[bool] = mapped_column(default=True, server_default=true())
-
-
-class DepartmentCoefficient(Base):
-    """The department coefficient of a month in the performance-pay formula (001 §5.1)."""
-
-    __tablename__ = "department_coefficients"
-
-    department: Mapped[str] = mapped_column(String(100), primary_key=True)
-    period: Mapped[str] = mapped_column(String(7), primary_key=True)
-    coefficient: Mapped[Decimal] = mapped_column(Numeric(6, 3))
-    set_by: Mapped[str] = mapped_column(String(80))
-    set_at: Mapped[datetime] = mapped_column(UTCDateTime)
-
-
-class Evidence(Base):
-    """A deduction proposed for a person's monthly sheet by another case (a complaint held against them,
-    a poor customer rating); their supervisor accepts it, naming the sheet item, or rejects it."""
-
-    __tablename__ = "evidence"
-    __table_args__ = (Index("ix_evidence_person_period", "person", "period"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    person: Mapped[str] = mapped_column(String(80))
-    period: Mapped[str] = mapped_column(String(7))
-    source_case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
-    source_action: Mapped[str] = mapped_column(String(80))
-    reason: Mapped[dict[str, str]] = mapped_column(JSON)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    status: Mapped[str] = mapped_column(String(10), default="proposed")  # proposed | accepted | rejected
-    item: Mapped[str | None] = mapped_column(String(80))
-    sheet_case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
-    decided_by: Mapped[str | None] = mapped_column(String(80))
-    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class CaseCounter(Base):

@@ -10,8 +10,8 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from web.extensions import db
+from workflow.appraisal import open_month, set_staff
 from workflow.engine import Actor
-from workflow.engine.appraisal import open_month, set_staff
 
 pytestmark = pytest.mark.browser
 

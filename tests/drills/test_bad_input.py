@@ -1,5 +1,6 @@
 """Drill 3, bad input: schemathesis against the live server's own /api/v1/openapi.json, with a valid
-token, for DRILL_EXAMPLES examples per operation and as many linked (stateful) scenarios.
+token, for DRILL_EXAMPLES examples per operation and as many linked (stateful) scenarios, on PostgreSQL and
+on SQLite.
 
 It must find no 5xx and no response that breaks the document: undocumented status codes, content
 types or headers, and bodies that do not match their schema. (Whether the service rejects every
@@ -17,19 +18,23 @@ import json
 import select
 import socket
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
 from typing import Any
 
 import hypothesis
 import pytest
 import schemathesis
+import sqlalchemy as sa
+from flask_migrate import upgrade
 from schemathesis.config import SchemathesisConfig
 from schemathesis.generation.modes import GenerationMode
 from sqlalchemy.orm import Session
 
-from web import create_app, openapi
+from web import contract, create_app
 from web.extensions import db
 from workflow.definitions import load_text, shipped_files
 from workflow.engine import advance, open_case
@@ -52,11 +57,29 @@ class LiveApi:
     db: Database
 
 
-@pytest.fixture(scope="module")
-def live_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApi]:
+@contextmanager
+def migrated_sqlite(folder: Path) -> Iterator[Database]:
+    """A fresh SQLite file built by the Alembic migrations: the database of `scripts/serve-demo.sh`."""
+    url = f"sqlite:///{folder / 'drill.db'}"
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url})
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+    engine = sa.create_engine(url)
+    try:
+        yield Database(url, "main", engine)
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(scope="module", params=["postgresql", "sqlite"])
+def live_api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApi]:
     """gunicorn on a schema with every shipped workflow, the drill workflow, cases in each drill state,
-    timers fired (so there are notices and notifications), and one user holding every role."""
-    with migrated_schema() as database:
+    timers fired (so there are notices and notifications), and one user holding every role; on PostgreSQL
+    and on SQLite (whose errors and limits differ: the fuzzing has found bugs on one only)."""
+    folder = tmp_path_factory.mktemp(f"bad_input_{request.param}")
+    made = migrated_schema() if request.param == "postgresql" else migrated_sqlite(folder)
+    with made as database:
         app = create_app({"SQLALCHEMY_DATABASE_URI": database.url})
         runner = app.test_cli_runner()
 
@@ -81,7 +104,7 @@ def live_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApi]:
             fire_due_timers(lambda: Session(db.engine), clock, now=clock.now() + timedelta(hours=2))
             db.session.remove()
             db.engine.dispose()
-        server = Server(database, tmp_path_factory.mktemp("bad_input") / "gunicorn.log")
+        server = Server(database, folder / "gunicorn.log")
         server.start()
         try:
             yield LiveApi(server, token, database)
@@ -89,9 +112,9 @@ def live_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApi]:
             server.stop()
 
 
-# The document as web/openapi.py writes it, so that pytest can make one test per operation when it
-# collects; the first test checks that the live server serves exactly this document.
-DOCUMENT = openapi.document()
+# The document as the contract (web/contract.py) writes it, so that pytest can make one test per operation
+# when it collects; the first test checks that the live server serves exactly this document.
+DOCUMENT = contract.document(create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://"}))
 CONFIG = SchemathesisConfig.from_dict({
     "generation": {"mode": "all", "max-examples": EXAMPLES, "database": "none"},
     "checks": {"enabled": False, **{name: {"enabled": True} for name in CHECKS}},

@@ -24,9 +24,9 @@ from sqlalchemy.exc import DBAPIError
 
 from web import create_app
 from web.extensions import db
+from workflow.appraisal import set_staff
 from workflow.definitions import shipped_files
 from workflow.engine import Actor, advance, open_case, publish_definition
-from workflow.engine.appraisal import set_staff
 from workflow.engine.history import compute_hash
 from workflow.engine.users import create_user
 from workflow.models import Case, HistoryEntry

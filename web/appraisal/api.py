@@ -2,77 +2,61 @@
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
-from typing import Any
 from urllib.parse import quote
 
-from flask import Response, g, jsonify
+from flask import Response, g
 
-from workflow.engine import WorkflowError, policy
-from workflow.engine import appraisal as operations
-from workflow.engine.appraisal import MonthView
-from workflow.engine.periods import parse_period
+from workflow.appraisal import operations
+from workflow.engine import policy
 
 from .. import safe_csv
-from ..api import bp, clock, json_body
-from ..extensions import db
-
-
-def _period(period: str) -> str:
-    return str(parse_period(period))
-
-
-def _month_json(view: MonthView) -> dict[str, Any]:
-    def number(value: Decimal | None) -> str | None:
-        return None if value is None else str(value)
-
-    return {
-        "department": view.department, "period": view.period, "coefficient": str(view.coefficient),
-        "sheets": [{
-            "employee": r.employee, "case_id": r.case_id, "number": r.number, "state": r.state,
-            "total": number(r.total), "grade": r.grade, "pay_coefficient": number(r.pay_coefficient),
-            "standard_pay": number(r.standard_pay), "performance_pay": number(r.performance_pay),
-            "performance_report_required": r.performance_report_required,
-            "interview_recorded": r.interview_recorded,
-        } for r in view.rows],
-        "distribution": {grade: {"count": s.count, "share": str(s.share), "guideline": str(s.guideline),
-                                 "deviation": str(s.deviation), "expected": str(s.expected)}
-                         for grade, s in view.distribution.items()},
-    }
+from ..api import bp
+from ..api_models import (
+    DecideEvidence,
+    EvidenceList,
+    EvidenceOut,
+    Month,
+    MonthPath,
+    OpenedMonth,
+    OpenMonth,
+    SetCoefficient,
+)
+from ..contract import operation
+from ..extensions import clock, db_session
 
 
 @bp.post("/appraisal/months")
-def open_month() -> tuple[Response, int]:
-    body = json_body()
-    department, period = body.get("department"), body.get("period")
-    if department is None or period is None:
-        raise WorkflowError("Give {\"department\": ..., \"period\": \"YYYY-MM\"}", "请提供部门和月份（YYYY-MM）")
-    result = operations.open_month(db.session, clock(), department, period, g.actor)
-    db.session.commit()
-    return jsonify({"opened": [{"case_id": c.id, "employee": c.data["employee"]} for c in result.opened],
-                    "skipped": [{"employee": e, "why": why} for e, why in result.skipped]}), 201
+@operation(answer=OpenedMonth, status=201, body=OpenMonth, errors=(403, 404, 422))
+def open_month(json: OpenMonth) -> tuple[OpenedMonth, int]:
+    """Open the month's sheets for every employee of a department"""
+    result = operations.open_month(db_session(), clock(), json.department, json.period, g.actor)
+    db_session().commit()
+    return OpenedMonth.model_validate({
+        "opened": [{"case_id": c.id, "employee": c.data["employee"]} for c in result.opened],
+        "skipped": [{"employee": e, "why": why} for e, why in result.skipped]}), 201
 
 
 @bp.get("/appraisal/departments/<department>/months/<period>")
-def department_month(department: str, period: str) -> Response:
-    return jsonify(_month_json(operations.department_month(db.session, department, _period(period), g.actor)))
+@operation(answer=Month, path=MonthPath, errors=(403, 404, 422))
+def department_month(department: str, period: str) -> Month:
+    """A department's sheets of a month: totals, grades, distribution, performance pay"""
+    return Month.of(operations.department_month(db_session(), department, period, g.actor))
 
 
 @bp.put("/appraisal/departments/<department>/months/<period>/coefficient")
-def set_coefficient(department: str, period: str) -> Response:
-    body = json_body()
-    try:
-        coefficient = Decimal(str(body.get("coefficient")))
-    except InvalidOperation:
-        raise WorkflowError("coefficient must be a number", "coefficient 必须是数字") from None
-    operations.set_coefficient(db.session, clock(), department, _period(period), coefficient, g.actor)
-    db.session.commit()
-    return jsonify(_month_json(operations.department_month(db.session, department, period, g.actor)))
+@operation(answer=Month, path=MonthPath, body=SetCoefficient, errors=(403, 404, 422))
+def set_coefficient(department: str, period: str, json: SetCoefficient) -> Month:
+    """Set the department coefficient of a month (HR)"""
+    operations.set_coefficient(db_session(), clock(), department, period, json.coefficient, g.actor)
+    db_session().commit()
+    return Month.of(operations.department_month(db_session(), department, period, g.actor))
 
 
 @bp.get("/appraisal/departments/<department>/months/<period>/export.csv")
+@operation(path=MonthPath, errors=(403, 404, 422), media="text/csv")
 def export_month(department: str, period: str) -> Response:
-    view = operations.department_month(db.session, department, _period(period), g.actor)
+    """The month's results as CSV"""
+    view = operations.department_month(db_session(), department, period, g.actor)
     header = ["员工 employee", "案件 case", "状态 state", "总分 total", "等级 grade", "绩效系数 coefficient",
               "标准绩效工资 standard pay", "绩效工资 performance pay", "须述职 report required"]
     # A missing value is a blank cell; a score of 0 is a score (safe_csv.cell writes None as blank).
@@ -84,25 +68,19 @@ def export_month(department: str, period: str) -> Response:
 
 
 @bp.get("/cases/<id:case_id>/evidence")
-def list_evidence(case_id: int) -> Response:
-    sheet = policy.visible_case(db.session, g.actor, case_id)
-    return jsonify({"items": [_evidence_json(e) for e in operations.evidence_for(db.session, sheet)]})
+@operation(answer=EvidenceList, errors=(404,))
+def list_evidence(case_id: int) -> EvidenceList:
+    """Deductions proposed for an appraisal sheet"""
+    sheet = policy.visible_case(db_session(), g.actor, case_id)
+    return EvidenceList(items=[EvidenceOut.of(e) for e in operations.evidence_for(db_session(), sheet)])
 
 
 @bp.post("/cases/<id:case_id>/evidence/<id:evidence_id>")
-def decide_evidence(case_id: int, evidence_id: int) -> Response:
-    body = json_body()
-    decision = body.get("decision")
-    if decision not in ("accept", "reject"):
-        raise WorkflowError("decision must be 'accept' or 'reject'", "decision 必须是 accept 或 reject")
-    sheet = policy.visible_case(db.session, g.actor, case_id)
+@operation(answer=EvidenceOut, body=DecideEvidence, errors=(403, 404, 409, 422))
+def decide_evidence(case_id: int, evidence_id: int, json: DecideEvidence) -> EvidenceOut:
+    """Accept (naming the sheet item) or reject a proposed deduction"""
+    sheet = policy.visible_case(db_session(), g.actor, case_id)
     evidence = operations.decide_evidence(
-        db.session, clock(), sheet, evidence_id, g.actor, decision == "accept", body.get("item"))
-    db.session.commit()
-    return jsonify(_evidence_json(evidence))
-
-
-def _evidence_json(e: Any) -> dict[str, Any]:
-    return {"id": e.id, "person": e.person, "period": e.period, "source_case_id": e.source_case_id,
-            "source_action": e.source_action, "reason": e.reason, "status": e.status, "item": e.item,
-            "decided_by": e.decided_by}
+        db_session(), clock(), sheet, evidence_id, g.actor, json.decision == "accept", json.item)
+    db_session().commit()
+    return EvidenceOut.of(evidence)

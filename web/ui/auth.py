@@ -14,17 +14,17 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import current_app, flash, make_response, redirect, render_template, request, session, url_for
+from flask import flash, make_response, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import UserMixin, current_user, login_user, logout_user
 from werkzeug.wrappers import Response
 
-from workflow.engine import Actor, Clock, actor_of, policy
+from workflow.engine import Actor, actor_of, policy
 from workflow.engine.sessions import end_session, start_session, user_of_session
 from workflow.engine.users import check_password, hash_password, password_needs_rehash, user_by_name
 from workflow.models import User
 
-from ..extensions import db
+from ..extensions import clock, db_session
 from ..security import limit_sign_in_per_account, limit_sign_in_per_address
 from .blueprint import LANGUAGES, bp
 
@@ -35,7 +35,7 @@ def _no_such_user() -> str:
     return hash_password(secrets.token_urlsafe(16))
 
 
-class StaffUser(UserMixin):
+class StaffUser(UserMixin):  # type: ignore[misc]  # flask_login ships no type hints
     """A signed-in person, as Flask-Login sees them. Their id in the cookie is their session's random id."""
 
     def __init__(self, user: User, session_id: str):
@@ -52,19 +52,15 @@ class StaffUser(UserMixin):
         return self.session_id
 
 
-def _clock() -> Clock:
-    return current_app.extensions["workflow_clock"]
-
-
 def load_user(session_id: str) -> StaffUser | None:
     """The user of an open session named by the cookie, or None (ended, unknown, user disabled): asked on every
     request, so an ended session never comes back, whatever the cookie says."""
-    user = user_of_session(db.session, session_id, _clock().now())
+    user = user_of_session(db_session(), session_id, clock().now())
     if user is None:
         return None
     staff = StaffUser(user, session_id)
-    if db.session.dirty:  # the session's last use, noted: kept even when the page itself changes nothing
-        db.session.commit()
+    if db_session().dirty:  # the session's last use, noted: kept even when the page itself changes nothing
+        db_session().commit()
     return staff
 
 
@@ -89,8 +85,8 @@ def _fresh_session() -> None:
 def _begin(user: User, password: str) -> Response:
     if password_needs_rehash(user.password_hash):  # an older scheme or weaker parameters: today's from now on
         user.password_hash = hash_password(password)
-    session_id = start_session(db.session, user, _clock().now())
-    db.session.commit()
+    session_id = start_session(db_session(), user, clock().now())
+    db_session().commit()
     _fresh_session()
     login_user(StaffUser(user, session_id))  # never remember=True: no long-lived cookie
     return redirect(safe_next(request.args.get("next"), url_for("ui.inbox")))
@@ -106,7 +102,7 @@ def sign_in() -> Any:
     if request.method == "POST":
         name = request.form.get("name", "").strip()
         password = request.form.get("password", "")
-        user = user_by_name(db.session, name) if name else None
+        user = user_by_name(db_session(), name) if name else None
         valid = check_password(user.password_hash if user else _no_such_user(), password)
         if user is not None and valid and user.disabled_at is None:
             return _begin(user, password)
@@ -130,8 +126,8 @@ def too_many_attempts(retry_at: datetime, minutes: int) -> Response:
 @bp.post("/sign-out")
 def sign_out() -> Response:
     if current_user.is_authenticated:
-        end_session(db.session, current_user.session_id, _clock().now())
-        db.session.commit()
+        end_session(db_session(), current_user.session_id, clock().now())
+        db_session().commit()
     logout_user()
     _fresh_session()
     flash(_("You have signed out."), "info")

@@ -7,13 +7,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, false, func, or_, select
+from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import Session
 
 from workflow.definitions import Definition, TransitionSpec
-from workflow.engine import Actor, Clock, entered_by, policy, workflow_of
-from workflow.engine.cases import MAX_ID, may_take
-from workflow.models import Case, Timer, WorkflowVersion
+from workflow.engine import Actor, Clock, available_actions, policy, workflow_of, worklists
+from workflow.engine.cases import MAX_ID
+from workflow.models import Case, WorkflowVersion
 
 from .. import limits
 from . import present
@@ -36,6 +36,10 @@ class Filters:
             workflow=workflow, state=state, overdue=args.get("overdue", "") in ("1", "on", "true"),
             q=args.get("q", "").strip()[:100], page=limits.int_arg("page", 1, 1, MAX_ID, args),
         )
+
+    @property
+    def case_filter(self) -> worklists.CaseFilter:
+        return worklists.CaseFilter(self.workflow, self.state, self.q, self.overdue)
 
     def args(self, **changes: Any) -> dict[str, Any]:
         """Query arguments for a link to this list with some filters changed."""
@@ -91,93 +95,51 @@ def _titles(versions: dict[int, tuple[WorkflowVersion, Definition]]) -> dict[str
     return {key: title for key, (_, title) in sorted(newest.items())}
 
 
-def _matches(row: Row, filters: Filters) -> bool:
-    if filters.workflow and row.case.workflow_key != filters.workflow:
-        return False
-    if filters.state and row.case.state != filters.state:
-        return False
-    if filters.overdue and not row.overdue:
-        return False
-    if filters.q:
-        needle = filters.q.casefold().lstrip("#")
-        haystack = [row.case.number or "", str(row.case.data.get("customer") or "")]
-        if not (any(needle in text.casefold() for text in haystack) or needle == str(row.case.id)):
-            return False
-    return True
+def _page(session: Session, query: Select[Any], filters: Filters, per_page: int) -> tuple[list[Case], int, int]:
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    page = min(filters.page, max(math.ceil(total / per_page), 1))
+    return list(session.scalars(query.limit(per_page).offset((page - 1) * per_page))), total, page
+
+
+def _counters(
+    session: Session, versions: dict[int, tuple[WorkflowVersion, Definition]], where: ColumnElement[bool],
+    now: datetime, with_overdue: bool,
+) -> list[Counter]:
+    counts = worklists.counts(session, where, now)
+    return [Counter(key, title, counts[key][0], counts[key][1] if with_overdue else 0)
+            for key, title in _titles(versions).items() if counts.get(key, (0, 0))[0]]
 
 
 def inbox(session: Session, clock: Clock, actor: Actor, filters: Filters, per_page: int) -> Listing:
-    """The cases `actor` can act on now: overdue first, then by the earliest due timer, then oldest first."""
+    """The cases `actor` can act on now (the engine's `actionable`, as the API's ?actionable=true): overdue
+    first, then by the earliest due timer, then oldest first."""
     versions = _versions(session)
-    # First narrow in SQL to the visible cases in states where one of the actor's roles has a way out ...
-    candidates = session.scalars(select(Case).where(policy.actionable(session, actor))).all()
-    # ... then ask the engine, case by case, which of those ways this actor may take now. This is
-    # `available_actions`, except that who entered the state is read only where four-eyes needs it.
     now = clock.now()
+    mine = policy.actionable(session, actor, clock=clock)
+    query = (select(Case).where(mine, worklists.matching(session, filters.case_filter, now))
+             .order_by(*worklists.inbox_order(session, now)))
+    cases, total, page = _page(session, query, filters, per_page)
     rows = []
-    for case in candidates:
+    for case in cases:
         definition = versions[case.version_id][1]
-        mine = [t for t in definition.transitions_from(case.state) if actor.roles & set(t.roles)]
-        entered = entered_by(session, case) if any(t.four_eyes for t in mine) else None
-        actions = [t for t in mine if may_take(session, definition, t, case, actor, entered, clock)]
-        if actions:
-            rows.append(Row(case, definition, present.overdue(definition, case.timers, now),
-                            present.next_due(case.timers), actions))
-    titles = _titles(versions)
-    counters = {key: Counter(key, title, 0) for key, title in titles.items()}
-    for row in rows:
-        counter = counters[row.case.workflow_key]
-        counter.count += 1
-        counter.overdue += row.overdue
-    rows = [r for r in rows if _matches(r, filters)]
-    far = datetime.max.replace(tzinfo=now.tzinfo)
-    rows.sort(key=lambda r: (not r.overdue, r.due_at or far, r.case.updated_at, r.case.id))
-    page = min(filters.page, max(math.ceil(len(rows) / per_page), 1))
-    start = (page - 1) * per_page
-    return Listing(rows[start:start + per_page], len(rows), page, per_page, [c for c in counters.values() if c.count])
+        rows.append(Row(case, definition, present.overdue(definition, case.timers, now), present.next_due(case.timers),
+                        available_actions(session, clock, case, actor)))
+    return Listing(rows, total, page, per_page, _counters(session, versions, mine, now, with_overdue=True))
 
 
 def all_cases(session: Session, clock: Clock, actor: Actor, filters: Filters, per_page: int) -> Listing:
     """Every case the actor may see that matches the filters, most recently changed first."""
     versions = _versions(session)
     now = clock.now()
-    query = select(Case).where(policy.visible(session, actor))
-    if filters.workflow:
-        query = query.where(Case.workflow_key == filters.workflow)
-    if filters.state:
-        query = query.where(Case.state == filters.state)
-    if filters.q:
-        needle = filters.q.lstrip("#")
-        matches = [Case.number.icontains(needle, autoescape=True),
-                   Case.data["customer"].as_string().icontains(needle, autoescape=True)]
-        if (case_id := present.as_case_id(needle)) is not None:
-            matches.append(Case.id == case_id)
-        query = query.where(or_(*matches))
-    if filters.overdue:
-        marking = [
-            and_(Case.version_id == version_id, Timer.name.in_([t.name for t in d.timers if t.mark_overdue]))
-            for version_id, (_, d) in versions.items()
-        ]
-        query = query.where(
-            select(Timer.id).where(
-                Timer.case_id == Case.id, Timer.status == "running", Timer.due_at <= now,
-                or_(*marking) if marking else false(),
-            ).exists()
-        )
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    page = min(filters.page, max(math.ceil(total / per_page), 1))
-    page_rows = session.scalars(
-        query.order_by(Case.updated_at.desc(), Case.id.desc()).limit(per_page).offset((page - 1) * per_page)
-    ).all()
+    seen = policy.visible(session, actor)
+    query = (select(Case).where(seen, worklists.matching(session, filters.case_filter, now))
+             .order_by(Case.updated_at.desc(), Case.id.desc()))
+    cases, total, page = _page(session, query, filters, per_page)
     rows = []
-    for case in page_rows:
+    for case in cases:
         definition = versions[case.version_id][1]
         rows.append(Row(case, definition, present.overdue(definition, case.timers, now), present.next_due(case.timers)))
-    counts = dict(session.execute(
-        select(Case.workflow_key, func.count()).where(policy.visible(session, actor)).group_by(Case.workflow_key)
-    ).all())
-    counters = [Counter(key, title, counts.get(key, 0)) for key, title in _titles(versions).items() if counts.get(key)]
-    return Listing(rows, total, page, per_page, counters)
+    return Listing(rows, total, page, per_page, _counters(session, versions, seen, now, with_overdue=False))
 
 
 def state_choices(

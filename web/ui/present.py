@@ -32,7 +32,8 @@ def N_(message: str) -> str:
 
 
 def clock() -> Clock:
-    return current_app.extensions["workflow_clock"]
+    app_clock: Clock = current_app.extensions["workflow_clock"]
+    return app_clock
 
 
 def lang() -> str:
@@ -106,13 +107,10 @@ def value_text(spec: FieldSpec | None, value: Any) -> str:
 
 
 def headline(definition: Definition, data: dict[str, Any]) -> str:
-    """The one value that names a case in a list: its customer, else its first required text field."""
-    if "customer" in definition.fields:
-        return str(data.get("customer") or "")
-    for spec in definition.fields.values():
-        if spec.type == "string" and spec.required:
-            return str(data.get(spec.name) or "")
-    return ""
+    """What names a case in a list beside its number: the fields the definition's `summary:` lists."""
+    shown = [value_text(definition.fields.get(name), data.get(name)) for name in definition.summary
+             if data.get(name) not in (None, "")]
+    return " · ".join(shown)
 
 
 # -- timers ---------------------------------------------------------------------------------------
@@ -139,12 +137,9 @@ def timer_views(definition: Definition, timers: list[Timer], now: datetime) -> l
     views = []
     for timer in timers:
         spec = specs.get(timer.name)
-        status = timer_status(timer, spec, now)
-        if status == "running" and timer.warn_at is not None and timer.warn_at <= now:
-            status = "warning"
         view = TimerView(
-            timer.name, label(spec.label if spec else None, timer.name), status, timer.started_at, timer.due_at,
-            timer.stopped_at,
+            timer.name, label(spec.label if spec else None, timer.name), timer_status(clock(), timer, spec),
+            timer.started_at, timer.due_at, timer.stopped_at,
         )
         if view.running:
             gap = span(timer.due_at - now)
@@ -237,7 +232,9 @@ def entry_view(definition: Definition, entry: HistoryEntry) -> EntryView:
         what = label(NOTICES[entry.action], entry.action)
     else:
         what = entry.action.replace("_", " ")
-    state_label = lambda s: label(definition.states[s].label, s) if s in definition.states else s  # noqa: E731
+    def state_label(s: str) -> str:
+        return label(definition.states[s].label, s) if s in definition.states else s
+
     notice = getattr(entry, "kind", "transition") != "transition"
     inputs = entry.inputs if isinstance(entry.inputs, dict) else {}
     details = (

@@ -32,9 +32,10 @@ from workflow.engine import (
     policy,
     workflow_of,
 )
+from workflow.engine.refusals import refusal
 from workflow.models import Case, HistoryEntry
 
-from ..extensions import db
+from ..extensions import db_session
 from . import alerts, errors, forms, lists, present
 from .auth import safe_next
 from .blueprint import bp
@@ -46,7 +47,7 @@ STATUS = {"wrong_state": 409, "stale_version": 409, "duplicate_case": 409, "role
 
 @bp.errorhandler(NotFound)
 def _not_found(_exc: NotFound) -> Any:
-    db.session.rollback()
+    db_session().rollback()
     return errors.page(404)
 
 
@@ -54,7 +55,7 @@ def _not_found(_exc: NotFound) -> Any:
 def _header() -> dict[str, Any]:
     if not current_user.is_authenticated:
         return {}
-    return {"notifications": alerts.for_user(db.session, current_user.name)}
+    return {"notifications": alerts.for_user(db_session(), current_user.name)}
 
 
 def _per_page() -> int:
@@ -80,7 +81,7 @@ def _labels(inputs: list[InputSpec]) -> dict[str, str]:
 
 
 def _titles() -> dict[str, str]:
-    return {v.key: label(workflow_of(v).definition.title, v.key) for v in latest_versions(db.session)}
+    return {v.key: label(workflow_of(v).definition.title, v.key) for v in latest_versions(db_session())}
 
 
 # -- lists ----------------------------------------------------------------------------------------
@@ -89,10 +90,10 @@ def _titles() -> dict[str, str]:
 def _list_page(scope: str) -> str:
     filters = lists.Filters.from_args(request.args)
     if scope == "inbox":
-        listing = lists.inbox(db.session, clock(), current_user.actor, filters, _per_page())
+        listing = lists.inbox(db_session(), clock(), current_user.actor, filters, _per_page())
     else:
-        listing = lists.all_cases(db.session, clock(), current_user.actor, filters, _per_page())
-    versions = [(v, workflow_of(v).definition) for v in latest_versions(db.session)]
+        listing = lists.all_cases(db_session(), clock(), current_user.actor, filters, _per_page())
+    versions = [(v, workflow_of(v).definition) for v in latest_versions(db_session())]
     return render_template(
         "cases.html", scope=scope, listing=listing, filters=filters, workflows=versions,
         states=lists.state_choices(versions, filters.workflow), now=clock().now(),
@@ -119,7 +120,7 @@ def choose_workflow() -> str:
     if policy.is_read_only(current_user.actor):
         abort(403)
     offered = []
-    for version in latest_versions(db.session):
+    for version in latest_versions(db_session()):
         definition = workflow_of(version).definition
         if policy.may_open(current_user.actor, opener_roles(definition)):
             offered.append((version, definition))
@@ -128,7 +129,7 @@ def choose_workflow() -> str:
 
 @bp.route("/cases/new/<key>", methods=["GET", "POST"])
 def new_case(key: str) -> Any:
-    version, workflow = current_workflow(db.session, key)
+    version, workflow = current_workflow(db_session(), key)
     definition = workflow.definition
     if not policy.may_open(current_user.actor, opener_roles(definition)):
         abort(403)
@@ -143,14 +144,14 @@ def new_case(key: str) -> Any:
         comment = request.form.get("comment", "")
         try:
             case = open_case(
-                db.session, clock(), key, forms.decode(inputs, request.form), current_user.actor,
+                db_session(), clock(), key, forms.decode(inputs, request.form), current_user.actor,
                 comment=comment.strip() or None,
             )
-            db.session.commit()
+            db_session().commit()
         except NotFound:
             raise
         except WorkflowError as exc:
-            db.session.rollback()
+            db_session().rollback()
             message, field_errors = _messages(exc, _labels(inputs))
             status = STATUS.get(exc.code, 422)
         else:
@@ -186,10 +187,10 @@ def _ref_targets(definition: Definition, case: Case) -> dict[str, Case]:
         if spec.ref is None or value in (None, ""):
             continue
         query = select(Case).where(Case.workflow_key == spec.ref.workflow)
-        target = db.session.scalar(query.where(Case.number == str(value)))
+        target = db_session().scalar(query.where(Case.number == str(value)))
         if target is None and (case_id := present.as_case_id(str(value))) is not None:
-            target = db.session.scalar(query.where(Case.id == case_id))
-        if target is not None and policy.may_see(db.session, current_user.actor, target):
+            target = db_session().scalar(query.where(Case.id == case_id))
+        if target is not None and policy.may_see(db_session(), current_user.actor, target):
             found[name] = target
     return found
 
@@ -199,7 +200,7 @@ def _referenced_by(case: Case) -> list[tuple[Case, str]]:
     names = [case.number] if case.number else []
     names.append(str(case.id))
     conditions, labels = [], {}
-    for version in latest_versions(db.session):
+    for version in latest_versions(db_session()):
         definition = workflow_of(version).definition
         for name, spec in definition.fields.items():
             if spec.ref is not None and spec.ref.workflow == case.workflow_key:
@@ -207,8 +208,8 @@ def _referenced_by(case: Case) -> list[tuple[Case, str]]:
                 labels[(version.key, name)] = spec.label
     if not conditions:
         return []
-    rows = db.session.scalars(
-        select(Case).where(or_(*conditions), Case.id != case.id, policy.visible(db.session, current_user.actor))
+    rows = db_session().scalars(
+        select(Case).where(or_(*conditions), Case.id != case.id, policy.visible(db_session(), current_user.actor))
         .order_by(Case.id).limit(50)
     )
     out = []
@@ -229,7 +230,7 @@ def render_case(
     version = case.version
     definition = workflow_of(version).definition
     now = clock().now()
-    actions = available_actions(db.session, clock(), case, current_user.actor)
+    actions = available_actions(db_session(), clock(), case, current_user.actor)
     titles = _titles()
     offered = {t.name for t in actions}
     # The engine's message goes into the open form when it is about what was typed there; else on top.
@@ -256,7 +257,7 @@ def render_case(
                 asked, forms.build(list(asked.inputs), "kept-" + asked.name, values, {}, titles),
                 available=False, open=True, comment=comment,
             )
-    history = db.session.scalars(
+    history = db_session().scalars(
         select(HistoryEntry).where(HistoryEntry.case_id == case.id).order_by(HistoryEntry.seq)
     ).all()
     path = [(h.from_state, h.action, h.to_state) for h in history]
@@ -277,34 +278,20 @@ def render_case(
 
 @bp.get("/cases/<int:case_id>")
 def show_case(case_id: int) -> tuple[str, int]:
-    return render_case(policy.visible_case(db.session, current_user.actor, case_id))
-
-
-def _refusal(definition: Definition, case: Case, transition: TransitionSpec) -> str:
-    """What the definition says about an action the engine does not offer the user now."""
-    comma = "、" if lang() == "zh" else ", "
-    roles = comma.join(label(definition.roles.get(r), r) for r in transition.roles)
-    states = comma.join(label(definition.states[s].label, s) for s in transition.sources if s in definition.states)
-    message = _(
-        "“%(action)s” is not open to you on this case now. It is taken by: %(roles)s; from: %(states)s.",
-        action=label(transition.label, transition.name), roles=roles, states=states,
-    )
-    if current_user.roles & set(transition.roles) and case.state in transition.sources:
-        message += " " + _("Another condition of this step does not hold now.")
-    return message
+    return render_case(policy.visible_case(db_session(), current_user.actor, case_id))
 
 
 @bp.route("/cases/<int:case_id>/actions/<action>", methods=["GET", "POST"])
 def take_action(case_id: int, action: str) -> Any:
-    case = policy.visible_case(db.session, current_user.actor, case_id)
+    case = policy.visible_case(db_session(), current_user.actor, case_id)
     definition = workflow_of(case.version).definition
     transition = definition.transitions.get(action)
     if transition is None:
         raise UnknownAction(f"no action {action!r}", f"没有操作 {action!r}")
     if request.method == "GET":
-        offered = {t.name for t in available_actions(db.session, clock(), case, current_user.actor)}
-        if action not in offered:
-            return render_case(case, message=_refusal(definition, case, transition), status=403)
+        refused = refusal(db_session(), case, transition, current_user.actor, clock())
+        if refused is not None:  # the engine's reason, as advance() would give it on sending the form
+            return render_case(case, message=refused.messages[lang()], status=STATUS.get(refused.error().code, 422))
         return render_case(case, open_action=action)
     inputs = list(transition.inputs)
     values = forms.typed_values(inputs, request.form)
@@ -312,20 +299,20 @@ def take_action(case_id: int, action: str) -> Any:
     expected = request.form.get("expected_version", type=int)
     try:
         advance(
-            db.session, clock(), case, action, current_user.actor, forms.decode(inputs, request.form),
+            db_session(), clock(), case, action, current_user.actor, forms.decode(inputs, request.form),
             comment.strip() or None, expected,
         )
-        db.session.commit()
+        db_session().commit()
     except NotFound:
         raise
     except WorkflowError as exc:
-        db.session.rollback()
+        db_session().rollback()
         message, field_errors = _messages(exc, _labels(inputs))
         stale = isinstance(exc, StaleCase)
         if stale:
             message = _("Someone else changed this case while you were filling in the form. This is the case as it "
                         "is now; what you typed is kept below.") + " " + message
-        fresh = policy.visible_case(db.session, current_user.actor, case_id)
+        fresh = policy.visible_case(db_session(), current_user.actor, case_id)
         return render_case(fresh, open_action=action, values=values, field_errors=field_errors, comment=comment,
                            message=message, stale=stale or isinstance(exc, WrongState),
                            status=STATUS.get(exc.code, 422))
@@ -338,8 +325,8 @@ def take_action(case_id: int, action: str) -> Any:
 
 @bp.post("/notifications/<id:notification_id>/read")  # id: a number beyond the column is a 404
 def read_notification(notification_id: int) -> Response:
-    alerts.mark_read(db.session, clock(), current_user.name, notification_id)
-    db.session.commit()
+    alerts.mark_read(db_session(), clock(), current_user.name, notification_id)
+    db_session().commit()
     case_id = request.form.get("case_id", type=int)
     target = url_for("ui.show_case", case_id=case_id) if case_id else url_for("ui.inbox")
     return redirect(safe_next(request.form.get("next"), target))

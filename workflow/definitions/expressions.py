@@ -2,11 +2,17 @@
 
 simpleeval refuses attribute tricks, imports and comprehensions at evaluation time; the load-time
 check below adds what simpleeval cannot know: which names exist in this definition.
+
+Guards read naturally: `packaging_intact`, `not heavy_damage`, `x is None`, `x is set` (`x is not None`),
+`x is not set`, `cause in ('material', 'development')`. An `Expression` carries the definition's constants
+and tables, so whoever evaluates it (the engine) needs to know nothing about them.
 """
 
 from __future__ import annotations
 
 import ast
+import functools
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -55,6 +61,66 @@ _ALLOWED_NODES = (
 )
 
 
+class Expression(str):
+    """An expression as written in the definition, bound to the definition's constants and tables.
+
+    It is the text (what the API and diagrams show); evaluating it adds the bound names and functions.
+    """
+
+    constants: Mapping[str, Any]
+    tables: Mapping[str, Callable[[Any], Any]]
+
+    def __new__(
+        cls, text: str, constants: Mapping[str, Any] | None = None,
+        tables: Mapping[str, Callable[[Any], Any]] | None = None,
+    ) -> Expression:
+        self = super().__new__(cls, text)
+        self.constants = dict(constants or {})
+        self.tables = dict(tables or {})
+        return self
+
+
+class _Natural(ast.NodeTransformer):
+    """`x is set` → `x is not None` and `x is not set` → `x is None`: set means given."""
+
+    def visit_Compare(self, node: ast.Compare) -> ast.AST:
+        self.generic_visit(node)
+        ops: list[ast.cmpop] = []
+        comparators: list[ast.expr] = []
+        for op, right in zip(node.ops, node.comparators, strict=True):
+            if isinstance(op, (ast.Is, ast.IsNot)) and isinstance(right, ast.Name) and right.id == "set":
+                op, right = (ast.IsNot() if isinstance(op, ast.Is) else ast.Is()), ast.Constant(None)
+            ops.append(op)
+            comparators.append(right)
+        node.ops, node.comparators = ops, comparators
+        return node
+
+
+def _tree(expr: str) -> ast.Expression:
+    try:
+        tree = ast.parse(expr.strip(), mode="eval")
+    except SyntaxError as exc:
+        raise ExpressionError("guard_syntax", f"not a valid expression: {exc.msg} in {expr!r}") from None
+    natural = _Natural().visit(tree)
+    assert isinstance(natural, ast.Expression)
+    return ast.fix_missing_locations(natural)
+
+
+@functools.lru_cache(maxsize=4096)
+def _evaluable(expr: str) -> str:
+    """The text simpleeval evaluates: the natural forms spelled out."""
+    return ast.unparse(_tree(expr))
+
+
+class _Evaluator(SimpleEval):  # type: ignore[misc]  # simpleeval is untyped
+    """simpleeval with tuples and lists, which the load-time check allows (`cause in ('a', 'b')`)."""
+
+    def __init__(self, names: dict[str, Any], functions: dict[str, Any]):
+        super().__init__(names=names, functions=functions)
+        self.nodes[ast.Tuple] = lambda node: tuple(self._eval(e) for e in node.elts)
+        self.nodes[ast.List] = lambda node: [self._eval(e) for e in node.elts]
+
+
 class ExpressionError(ValueError):
     def __init__(self, code: str, message: str):
         super().__init__(message)
@@ -63,11 +129,8 @@ class ExpressionError(ValueError):
 
 def names_used(expr: str, context_functions: tuple[str, ...] = ()) -> set[str]:
     """Parse `expr` and return the variable names it reads; raise ExpressionError if it is not allowed."""
-    functions = set(FUNCTIONS) | set(context_functions) | set(ACTOR_FUNCTIONS)
-    try:
-        tree = ast.parse(expr.strip(), mode="eval")
-    except SyntaxError as exc:
-        raise ExpressionError("guard_syntax", f"not a valid expression: {exc.msg} in {expr!r}") from None
+    functions = set(FUNCTIONS) | set(context_functions) | set(ACTOR_FUNCTIONS) | set(getattr(expr, "tables", ()))
+    tree = _tree(expr)
     names: set[str] = set()
     for node in ast.walk(tree):
         if not isinstance(node, _ALLOWED_NODES):
@@ -94,9 +157,12 @@ def check(expr: str, known: set[str], context_functions: tuple[str, ...] = ()) -
 
 def value_of(expr: str, names: dict[str, Any], functions: dict[str, Any] | None = None) -> Any:
     """Evaluate a checked expression; None if it fails (None compared with a number, say)."""
-    evaluator = SimpleEval(names=names, functions={**FUNCTIONS, **(functions or {})})
+    evaluator = _Evaluator(
+        names={**getattr(expr, "constants", {}), **names},
+        functions={**FUNCTIONS, **getattr(expr, "tables", {}), **(functions or {})},
+    )
     try:
-        return evaluator.eval(expr.strip())
+        return evaluator.eval(_evaluable(str(expr)))
     except Exception:
         return None
 

@@ -43,14 +43,14 @@ class DefinitionInvalid(ValueError):
 # --- YAML with line numbers ------------------------------------------------------------------
 
 
-class LMap(dict):
+class LMap(dict[str, Any]):
     """A YAML mapping that remembers the line of itself and of each key."""
 
     line: int = 0
     key_lines: dict[str, int] = {}  # noqa: RUF012 - replaced per instance by _build
 
 
-class LList(list):
+class LList(list[Any]):
     line: int = 0
     item_lines: list[int] = []  # noqa: RUF012 - replaced per instance by _build
 
@@ -107,6 +107,10 @@ class Checker:
         for key in sorted(required - set(value)):
             self.add(value.line, "missing_key", f"{what} needs {key!r}")
         return value
+
+    def named(self, value: Any, line: int, what: str) -> LMap | None:
+        """A mapping whose keys are names the file chooses (roles, fields, states …)."""
+        return self.mapping(value, line, what, set(value) if isinstance(value, LMap) else set())
 
     def at(self, m: LMap, key: str) -> int:
         return m.key_lines.get(key, m.line)

@@ -6,6 +6,7 @@ Everything here is immutable: a definition version never changes once published.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any, Literal
 
 Label = dict[str, str]  # {"en": ..., "zh": ...}
@@ -169,6 +170,35 @@ class NumberSpec:
 
 
 @dataclass(frozen=True)
+class TableSpec:
+    """A decision table (`tables:`): called as `name(value)` in an expression, it gives the value of the
+    row for `value`, or None where no row applies.
+
+    `rows` match a value exactly (an enum's choices); `ranges` hold from their bound, inclusive, up to the
+    next row's bound (loss amounts: who approves).
+    """
+
+    name: str
+    by: str
+    rows: tuple[tuple[str, Any], ...] = ()
+    ranges: tuple[tuple[Decimal, Any], ...] = ()
+    gives: str | None = None
+    line: int = 0
+
+    def __call__(self, value: Any) -> Any:
+        if not self.ranges:
+            return next((result for key, result in self.rows if key == value), None)
+        if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
+            return None
+        found = None
+        for bound, result in self.ranges:
+            if value < bound:
+                break
+            found = result
+        return found
+
+
+@dataclass(frozen=True)
 class AccessSpec:
     """Who may read a workflow's cases (`access:` in the definition); acting needs reading too.
 
@@ -202,6 +232,8 @@ class Definition:
     series: Series | None = None
     access: AccessSpec = AccessSpec()
     summary: tuple[str, ...] = ()  # fields a list shows beside the case number (e.g. the customer)
+    constants: dict[str, Any] = field(default_factory=dict)  # named values expressions read by name
+    tables: dict[str, TableSpec] = field(default_factory=dict)  # decision tables expressions call by name
     _outgoing: dict[str, tuple[TransitionSpec, ...]] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:

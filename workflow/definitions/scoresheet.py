@@ -40,17 +40,13 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from .formats.scoresheet import BAND, GOAL, ITEM, SECTION, TOP
 from .reader import Checker, DefinitionInvalid, LList, LMap, Problem, read_checked
 from .schema import Label
 
 SCORESHEETS_DIR = Path(__file__).parent / "scoresheets"
 SHEET_TOTAL = Decimal(100)
 
-TOP_KEYS = {"key", "title", "source", "goals_share", "goals", "sections"}
-GOAL_KEYS = {"key", "title", "weight"}
-SECTION_KEYS = {"key", "title", "max", "items"}
-ITEM_KEYS = {"key", "text", "points", "bands"}
-BAND_KEYS = {"key", "text", "points"}
 
 
 @dataclass(frozen=True)
@@ -208,7 +204,7 @@ def _item(c: Checker, m: LMap, key: str, what: str) -> Item | None:
     if len(entries) == 1:
         c.add(c.at(m, "bands"), "bad_value", f"{what} has a single band; a scale needs two or more")
     for raw, line in entries:
-        bm = c.mapping(raw, line, f"a band of {what}", BAND_KEYS, BAND_KEYS)
+        bm = c.mapping(raw, line, f"a band of {what}", BAND.allowed, BAND.required)
         if bm is None or "key" not in bm or not c.name(bm["key"], c.at(bm, "key"), f"band key of {what}"):
             continue
         band_what = f"band {bm['key']!r} of {what}"
@@ -225,7 +221,7 @@ def _item(c: Checker, m: LMap, key: str, what: str) -> Item | None:
 
 
 def _sheet(c: Checker, doc: Any, expected_key: str | None) -> ScoreSheet | None:
-    top = c.mapping(doc, 1, "the score sheet", TOP_KEYS, {"key", "title", "source", "sections"})
+    top = c.mapping(doc, 1, "the score sheet", TOP.allowed, TOP.required)
     if top is None:
         return None
     key = top.get("key")
@@ -236,43 +232,69 @@ def _sheet(c: Checker, doc: Any, expected_key: str | None) -> ScoreSheet | None:
     if "source" in top and not (isinstance(source, str) and source.strip()):
         c.add(c.at(top, "source"), "bad_value", "source must be a text naming where the sheet comes from")
     names = _Names(c)
+    goals = _goals(c, top, names)
+    sections, maxima = _sections(c, top, names)
+    if goals.ok and maxima and all(m.is_finite() for m in maxima):
+        total = sum(maxima, Decimal(0))
+        if total + goals.share != SHEET_TOTAL:
+            parts = f"the section maxima add up to {total}" + (
+                f" and the goals' share is {goals.share}" if goals.weights else "")
+            c.add(c.at(top, "sections"), "maxima_sum", f"{parts}: together they must make {SHEET_TOTAL}")
 
-    # goals: the performance-agreement part of the two goal-based sheets
-    goals: list[Goal] = []
-    goals_ok = True
-    share = Decimal(0)
+    if c.problems or not isinstance(key, str) or not isinstance(source, str):
+        return None
+    return ScoreSheet(
+        key=key, title=title, source=source, sections=tuple(sections), goals=tuple(goals.goals),
+        goals_share=goals.share,
+    )
+
+
+@dataclass
+class _Goals:
+    goals: list[Goal]
+    weights: list[Decimal]
+    share: Decimal
+    ok: bool  # whether the sheet's sum can be checked: the share and every weight are numbers
+
+
+def _goals(c: Checker, top: LMap, names: _Names) -> _Goals:
+    """The performance-agreement part of the two goal-based sheets."""
+    found = _Goals([], [], Decimal(0), True)
     if ("goals" in top) != ("goals_share" in top):
         c.add(c.at(top, "goals" if "goals" in top else "goals_share"), "missing_key",
               "'goals' and 'goals_share' go together: the goals' weights add up to the goals' share")
-        goals_ok = False
+        found.ok = False
     if "goals_share" in top:
         parsed_share = _number(c, top["goals_share"], c.at(top, "goals_share"), "goals_share")
-        goals_ok = goals_ok and parsed_share is not None
-        share = parsed_share or Decimal(0)
-    weights: list[Decimal] = []
+        found.ok = found.ok and parsed_share is not None
+        found.share = parsed_share or Decimal(0)
     for raw, line in _list(c, top, "goals", "goals"):
-        gm = c.mapping(raw, line, "a goal", GOAL_KEYS, GOAL_KEYS)
+        gm = c.mapping(raw, line, "a goal", GOAL.allowed, GOAL.required)
         if gm is None:
-            goals_ok = False
+            found.ok = False
             continue
         gkey = names.add(gm, "goal")
         gtitle = _text(c, gm, "title", f"goal {gkey!r} title")
         weight = _number(c, gm["weight"], c.at(gm, "weight"), f"goal {gkey!r} weight") if "weight" in gm else None
         if weight is None:
-            goals_ok = False
+            found.ok = False
             continue
-        weights.append(weight)
+        found.weights.append(weight)
         if gkey is not None:
-            goals.append(Goal(key=gkey, title=gtitle, weight=weight, line=gm.line))
-    if goals_ok and weights and sum(weights, Decimal(0)) != share:
+            found.goals.append(Goal(key=gkey, title=gtitle, weight=weight, line=gm.line))
+    total = sum(found.weights, Decimal(0))
+    if found.ok and found.weights and total != found.share:
         c.add(c.at(top, "goals"), "weights_sum",
-              f"the goals' weights add up to {sum(weights, Decimal(0))}, but goals_share is {share}")
+              f"the goals' weights add up to {total}, but goals_share is {found.share}")
+    return found
 
-    # sections: the deduction part
+
+def _sections(c: Checker, top: LMap, names: _Names) -> tuple[list[Section], list[Decimal]]:
+    """The deduction part, and each section's maximum (NaN where it is broken)."""
     sections: list[Section] = []
     maxima: list[Decimal] = []
     for raw, line in _list(c, top, "sections", "sections"):
-        sm = c.mapping(raw, line, "a section", SECTION_KEYS, SECTION_KEYS)
+        sm = c.mapping(raw, line, "a section", SECTION.allowed, SECTION.required)
         if sm is None:
             maxima.append(Decimal("NaN"))
             continue
@@ -281,29 +303,24 @@ def _sheet(c: Checker, doc: Any, expected_key: str | None) -> ScoreSheet | None:
         stitle = _text(c, sm, "title", f"{what} title")
         smax = _number(c, sm["max"], c.at(sm, "max"), f"{what} max") if "max" in sm else None
         maxima.append(Decimal("NaN") if smax is None else smax)
-        items: list[Item] = []
         entries = _list(c, sm, "items", f"{what} items")
-        for raw_item, item_line in entries:
-            im = c.mapping(raw_item, item_line, f"an item of {what}", ITEM_KEYS, {"key", "text"})
-            ikey = names.add(im, "item") if im is not None else None
-            if im is None or ikey is None:
-                continue
-            item = _item(c, im, ikey, f"item {ikey!r}")
-            if item is not None:
-                items.append(item)
+        items = _items(c, entries, names, what)
         if skey is not None and smax is not None and entries and len(items) == len(entries):
             sections.append(Section(key=skey, title=stitle, max=smax, items=tuple(items), line=sm.line))
-    if goals_ok and maxima and all(m.is_finite() for m in maxima):
-        total = sum(maxima, Decimal(0))
-        if total + share != SHEET_TOTAL:
-            parts = f"the section maxima add up to {total}" + (f" and the goals' share is {share}" if weights else "")
-            c.add(c.at(top, "sections"), "maxima_sum", f"{parts}: together they must make {SHEET_TOTAL}")
+    return sections, maxima
 
-    if c.problems or not isinstance(key, str) or not isinstance(source, str):
-        return None
-    return ScoreSheet(
-        key=key, title=title, source=source, sections=tuple(sections), goals=tuple(goals), goals_share=share,
-    )
+
+def _items(c: Checker, entries: list[tuple[Any, int]], names: _Names, what: str) -> list[Item]:
+    items: list[Item] = []
+    for raw_item, item_line in entries:
+        im = c.mapping(raw_item, item_line, f"an item of {what}", ITEM.allowed, ITEM.required)
+        ikey = names.add(im, "item") if im is not None else None
+        if im is None or ikey is None:
+            continue
+        item = _item(c, im, ikey, f"item {ikey!r}")
+        if item is not None:
+            items.append(item)
+    return items
 
 
 def parse_scoresheet(

@@ -115,13 +115,12 @@ def check_text(raw: str, limit: int) -> None:
 def _integer(raw: Any) -> int:
     if isinstance(raw, bool) or not isinstance(raw, (int, str)):
         raise InvalidValue("must be a whole number", "必须是整数")
-    if isinstance(raw, str):
-        if not _INTEGER.fullmatch(raw.strip()):
-            raise InvalidValue("must be a whole number", "必须是整数")
-        raw = int(raw.strip())
-    if not MIN_INTEGER <= raw <= MAX_INTEGER:
+    if isinstance(raw, str) and not _INTEGER.fullmatch(raw.strip()):
+        raise InvalidValue("must be a whole number", "必须是整数")
+    number = int(raw.strip()) if isinstance(raw, str) else raw
+    if not MIN_INTEGER <= number <= MAX_INTEGER:
         raise InvalidValue("is too large a number", "数值过大")
-    return raw
+    return number
 
 
 def _decimal(raw: Any) -> Decimal:
@@ -154,38 +153,50 @@ def _decimal(raw: Any) -> Decimal:
     return value
 
 
+def _text(spec: FieldSpec, raw: Any) -> str:
+    if not isinstance(raw, str):
+        raise InvalidValue("must be text", "必须是文本")
+    value = raw.strip() if spec.type == "string" else raw
+    # The definition's own `max` is checked with the other bounds; this cap holds when it has none.
+    check_text(value, MAX_STRING if spec.type == "string" else MAX_TEXT)
+    if spec.pattern == PERIOD_PATTERN:
+        parse_month(value)
+    return value
+
+
+def _date(raw: Any) -> date:
+    try:
+        day = date.fromisoformat(raw) if isinstance(raw, str) else _raise()
+    except (ValueError, TypeError):
+        raise InvalidValue("must be a date (YYYY-MM-DD)", "必须是日期（YYYY-MM-DD）") from None
+    check_year(day.year)
+    return day
+
+
+def _datetime(raw: Any, tz: ZoneInfo) -> datetime:
+    try:
+        moment = datetime.fromisoformat(raw) if isinstance(raw, str) else _raise()
+    except (ValueError, TypeError):
+        raise InvalidValue(
+            "must be a date and time (ISO 8601)", "必须是日期时间（ISO 8601）"
+        ) from None
+    check_year(moment.year)
+    # A time without an offset is the organisation's local time: that is what staff type.
+    return moment if moment.tzinfo else moment.replace(tzinfo=tz)
+
+
 def _parse(spec: FieldSpec, raw: Any, tz: ZoneInfo) -> Any:
     t = spec.type
     if t in ("string", "text"):
-        if not isinstance(raw, str):
-            raise InvalidValue("must be text", "必须是文本")
-        value = raw.strip() if t == "string" else raw
-        # The definition's own `max` is checked with the other bounds; this cap holds when it has none.
-        check_text(value, MAX_STRING if t == "string" else MAX_TEXT)
-        if spec.pattern == PERIOD_PATTERN:
-            parse_month(value)
-        return value
+        return _text(spec, raw)
     if t == "integer":
         return _integer(raw)
     if t == "decimal":
         return _decimal(raw)
     if t == "date":
-        try:
-            day = date.fromisoformat(raw) if isinstance(raw, str) else _raise()
-        except (ValueError, TypeError):
-            raise InvalidValue("must be a date (YYYY-MM-DD)", "必须是日期（YYYY-MM-DD）") from None
-        check_year(day.year)
-        return day
+        return _date(raw)
     if t == "datetime":
-        try:
-            moment = datetime.fromisoformat(raw) if isinstance(raw, str) else _raise()
-        except (ValueError, TypeError):
-            raise InvalidValue(
-                "must be a date and time (ISO 8601)", "必须是日期时间（ISO 8601）"
-            ) from None
-        check_year(moment.year)
-        # A time without an offset is the organisation's local time: that is what staff type.
-        return moment if moment.tzinfo else moment.replace(tzinfo=tz)
+        return _datetime(raw, tz)
     if t == "enum":
         assert spec.choices is not None
         if not isinstance(raw, str) or raw not in spec.choices:  # a list or an object is no choice (nor hashable)

@@ -151,7 +151,7 @@ def compare_data(
     ]
 
 
-# A computed field that reads another case (previous(): the employee's sheet of last month, directly
+# A computed field that reads another case (previous(): the same person's case of last month, directly
 # or through another computed field) was evaluated against that case's data as it stood at the
 # move, which no row of this case records. Recomputed against the other cases as they are now, it is
 # what was stored only if none of them has moved since: otherwise an honest earlier sheet corrected

@@ -14,24 +14,16 @@ from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.orm.exc import StaleDataError
 
 from ..definitions import Definition, FieldSpec, TransitionSpec, expressions, values
-from ..definitions.schema import SYSTEM_ROLE, InputSpec
+from ..definitions.schema import SYSTEM_ROLE, GuardSpec, InputSpec
 from ..models import Case, HistoryEntry, User
-from . import derived, history, numbering, policy, timers
+from . import derived, extensions, history, numbering, policy, timers
 from .clock import Clock
-from .errors import (
-    FourEyesRefused,
-    GuardFailed,
-    InvalidInputs,
-    NotFound,
-    RoleRefused,
-    StaleCase,
-    UnknownAction,
-    WrongState,
-)
+from .errors import GuardFailed, InvalidInputs, NotFound, RoleRefused, StaleCase, UnknownAction
 from .limits import check_comment
 from .machines import Workflow
-from .policy import Actor, may_act, may_open, refuse_read_only
+from .policy import Actor, may_open, refuse_read_only
 from .publishing import current_workflow, workflow_of
+from .refusals import refusal
 
 CREATE_ACTION = "create"
 Messages = dict[str, str]
@@ -145,7 +137,7 @@ def open_case(
     if not isinstance(data, dict):
         raise InvalidInputs("data must be an object", "data 必须是对象")
     typed = _check_values(session, clock, _as_inputs(definition), data, "data")
-    derived.score_sheets(session, definition, typed, data)
+    extensions.complete_inputs(session, definition, typed, data)
     names = {**{n: values.from_json(f, None) for n, f in definition.fields.items()}, **typed, **_context(clock),
              "actor": actor.name}
     functions = derived.actor_functions(session, actor)
@@ -199,38 +191,22 @@ def _guard_functions(session: Session, definition: Definition, case: Case, actor
     return {**derived.series_functions(session, definition, case.data), **derived.actor_functions(session, actor)}
 
 
-def _assignee_refusal(transition: TransitionSpec, case: Case, actor: Actor) -> RoleRefused | None:
-    field = transition.assignee_field
-    if field is None or case.data.get(field) == actor.name:
-        return None
-    named = case.data.get(field) or "?"
-    return RoleRefused(
-        f"Only {named}, named as {field} on this case, may '{transition.label['en']}'",
-        f"只有本案件指定的 {named} 可以执行“{transition.label['zh']}”",
-    )
-
-
-def may_take(
-    session: Session, definition: Definition, transition: TransitionSpec, case: Case, actor: Actor,
-    entered: str | None, clock: Clock,
-) -> bool:
-    """Whether `actor` may take `transition` now on a case they may see, judged before any input is given."""
-    if case.state not in transition.sources or not may_act(session, actor, definition, transition, case):
-        return False
-    if _assignee_refusal(transition, case, actor) or (transition.four_eyes and entered == actor.name):
-        return False
+def unmet_guard(
+    session: Session, definition: Definition, transition: TransitionSpec, case: Case, actor: Actor, clock: Clock,
+) -> GuardSpec | None:
+    """The first of the step's guards that read no input and do not hold now, or None."""
     names = _guard_names(definition, case, clock, {}, actor)
     functions = _guard_functions(session, definition, case, actor)
-    return all(expressions.evaluate(g.when, names, functions) for g in transition.guards if not g.uses_inputs)
+    return next((g for g in transition.guards
+                 if not g.uses_inputs and not expressions.evaluate(g.when, names, functions)), None)
 
 
 def available_actions(session: Session, clock: Clock, case: Case, actor: Actor) -> list[TransitionSpec]:
+    """The steps `actor` may take now: those the engine's refusal has nothing to say about."""
     if not policy.may_see(session, actor, case):
         return []
     definition = workflow_of(case.version).definition
-    entered = entered_by(session, case)
-    return [t for t in definition.transitions_from(case.state)
-            if may_take(session, definition, t, case, actor, entered, clock)]
+    return [t for t in definition.transitions_from(case.state) if refusal(session, case, t, actor, clock) is None]
 
 
 def advance(
@@ -260,28 +236,11 @@ def advance(
             f"案件 {case.number or case.id} 在您打开后已被他人修改"
             f"（版本 {expected_version}，现为 {case.lock_version}），请刷新后重试",
         )
-    state_label = definition.states[case.state].label
-    if case.state not in transition.sources:
-        raise WrongState(
-            f"'{transition.label['en']}' cannot be taken while the case is '{state_label['en']}'",
-            f"案件处于“{state_label['zh']}”，不能执行“{transition.label['zh']}”",
-        )
-    refuse_read_only(actor)
-    if not may_act(session, actor, definition, transition, case):
-        who = ", ".join(transition.roles)
-        raise RoleRefused(
-            f"'{transition.label['en']}' needs one of the roles: {who}",
-            f"“{transition.label['zh']}”需要以下角色之一：{who}",
-        )
-    if refusal := _assignee_refusal(transition, case, actor):
-        raise refusal
-    if transition.four_eyes and entered_by(session, case) == actor.name:
-        raise FourEyesRefused(
-            f"You put this case into '{state_label['en']}', so someone else must '{transition.label['en']}'",
-            f"案件由您提交至“{state_label['zh']}”，“{transition.label['zh']}”须由他人执行",
-        )
+    # State, read-only, roles, assignee and four-eyes; the guards wait for the inputs, below.
+    if (refused := refusal(session, case, transition, actor, clock, guards=False)) is not None:
+        raise refused.error()
     typed_inputs = _check_values(session, clock, list(transition.inputs), inputs or {}, "inputs")
-    derived.score_sheets(session, definition, typed_inputs, case.data)
+    extensions.complete_inputs(session, definition, typed_inputs, case.data)
     names = _guard_names(definition, case, clock, typed_inputs, actor)
     functions = _guard_functions(session, definition, case, actor)
     for guard in transition.guards:
@@ -322,5 +281,5 @@ def advance(
         session, clock, definition, case, action=action, from_state=from_state, to_state=dest, at=now,
         typed_data=typed_data(definition, case.data),
     )
-    derived.propose_deductions(session, clock, definition, transition, case, now)
+    extensions.run_effects(session, clock, definition, transition, case, now)
     return entry

@@ -1,4 +1,4 @@
-"""Months (YYYY-MM), the periods of the appraisal and of the SLA figures: one parser for every caller, so that
+"""Months (YYYY-MM), such as a monthly case's and those of the SLA figures: one parser for every caller, so that
 the API, the UI, the CLI and the engine accept the same months. Their years are those any date may have
 (`values.years()`, the WORKFLOW_YEARS setting), since deadlines and month ends are computed from them."""
 
@@ -27,7 +27,7 @@ class Period:
         return Period(self.year + self.month // 12, self.month % 12 + 1)
 
 
-def parse_period(raw: Any, field: str = "period") -> Period:
+def parse_period(raw: Any, field: str = "month") -> Period:
     """The month `raw` names, or InvalidPeriod saying which months there are (about `field`)."""
     try:
         year, month = parse_month(raw)

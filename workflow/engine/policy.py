@@ -14,13 +14,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, false, or_, select, true
+from sqlalchemy import BindParameter, ColumnElement, ScalarSelect, and_, bindparam, false, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from ..definitions import Definition, TransitionSpec
 from ..definitions.schema import SYSTEM_ROLE
-from ..models import Case, StaffMember, WorkflowVersion
+from ..models import Case, HistoryEntry, WorkflowVersion
+from . import extensions
+from .clock import Clock
 from .errors import NotFound, RoleRefused
+from .history import TRANSITION
 from .publishing import workflow_of
 
 
@@ -42,10 +45,13 @@ def is_read_only(actor: Actor) -> bool:
     return bool(actor.roles & READ_ONLY_ROLES)
 
 
+READ_ONLY_MESSAGES = {"en": "Auditors read everything and change nothing", "zh": "审计员只能查看，不能更改"}
+
+
 def refuse_read_only(actor: Actor) -> None:
     """Raise RoleRefused for an actor whose roles make them a reader only. Every write operation calls this."""
     if is_read_only(actor):
-        raise RoleRefused("Auditors read everything and change nothing", "审计员只能查看，不能更改")
+        raise RoleRefused(READ_ONLY_MESSAGES["en"], READ_ONLY_MESSAGES["zh"])
 
 
 def _reads_everything(actor: Actor) -> bool:
@@ -54,7 +60,8 @@ def _reads_everything(actor: Actor) -> bool:
 
 def department_of(session: Session, name: str) -> str | None:
     """The department the staff register puts `name` in, or None for someone not on it."""
-    return session.scalar(select(StaffMember.department).where(StaffMember.user_name == name))
+    department: str | None = session.scalar(extensions.department_query(name))
+    return department
 
 
 def readers(definition: Definition) -> frozenset[str]:
@@ -83,7 +90,7 @@ def visible(session: Session, actor: Actor) -> ColumnElement[bool]:
     """A WHERE clause over `Case`: the cases `actor` may see, so that a page of a list is a full page."""
     if _reads_everything(actor):
         return true()
-    department = select(StaffMember.department).where(StaffMember.user_name == actor.name).scalar_subquery()
+    department = extensions.department_query(actor.name).scalar_subquery()
     clauses = []
     for version in session.scalars(select(WorkflowVersion)):
         clause = _version_clause(workflow_of(version).definition, actor, department)
@@ -142,13 +149,6 @@ def may_act(session: Session, actor: Actor, definition: Definition, transition: 
     return bool(acting_roles(session, actor, definition, case) & set(transition.roles))
 
 
-def actable_states(definition: Definition, actor: Actor) -> list[str]:
-    """The states in which one of the actor's roles has a way out (a first cut, in SQL, for inboxes)."""
-    if is_read_only(actor):
-        return []
-    return sorted({s for t in definition.transitions.values() if actor.roles & set(t.roles) for s in t.sources})
-
-
 def may_open(actor: Actor, openers: frozenset[str]) -> bool:
     """Whether the actor may open a case of a workflow whose opening roles are `openers`."""
     return not is_read_only(actor) and bool(actor.roles & openers)
@@ -163,7 +163,7 @@ def may_read_workflow_report(actor: Actor, definition: Definition) -> bool:
 
 
 def may_read_department(session: Session, actor: Actor, definition: Definition, department: str) -> bool:
-    """A department's cases taken together (the appraisal month): whoever may see all of them."""
+    """A department's cases taken together (a department's month, say): whoever may see all of them."""
     if may_read_workflow_report(actor, definition):
         return True
     access = definition.access
@@ -195,11 +195,86 @@ def refuse_unless_manager(actor: Actor, definition: Definition) -> None:
         )
 
 
-def actionable(session: Session, actor: Actor) -> ColumnElement[bool]:
-    """A WHERE clause over `Case`: visible cases in a state where one of the actor's roles has a way out."""
-    pairs = []
+def _entered_by() -> ScalarSelect[Any]:
+    """SQL for who made the move that put the case in its current state (`cases.entered_by`)."""
+    return (
+        select(HistoryEntry.actor)
+        .where(HistoryEntry.case_id == Case.id, HistoryEntry.kind == TRANSITION)
+        .order_by(HistoryEntry.seq.desc()).limit(1)
+        .correlate(Case).scalar_subquery()
+    )
+
+
+def _step_clause(
+    definition: Definition, transition: TransitionSpec, actor: Actor, department: Any
+) -> ColumnElement[bool] | None:
+    """SQL for the cases of a version on which nothing but a guard can stop `actor` taking `transition`:
+    the state, the roles (a department role only in its department), the assignee field and four-eyes.
+    The same checks as `refusals.refusal`, in SQL; None when the actor holds none of the step's roles."""
+    held = actor.roles & set(transition.roles)
+    if not held:
+        return None
+    access = definition.access
+    parts: list[ColumnElement[bool]] = [Case.state.in_(transition.sources)]
+    if not held - set(access.department_roles):  # only department roles: only in their department
+        if access.department_field is None:
+            return None
+        parts.append(Case.data[access.department_field].as_string() == department)
+    if transition.assignee_field is not None:
+        parts.append(Case.data[transition.assignee_field].as_string() == actor.name)
+    if transition.four_eyes:
+        parts.append(func.coalesce(_entered_by(), "") != actor.name)
+    return and_(*parts)
+
+
+def actionable(
+    session: Session, actor: Actor, filters: ColumnElement[bool] | None = None, *, clock: Clock | None = None
+) -> ColumnElement[bool]:
+    """A WHERE clause over `Case`: the cases `actor` may take a step on now, of those `filters` lets through.
+
+    Exactly the cases whose `available_actions` is not empty, so a list built on it and the steps shown on
+    each of its cases cannot disagree. Everything but the guards is SQL: visibility, read-only, the roles
+    (department roles only in their department), the state, the assignee field and four-eyes (from the
+    history). The guards that read no input are judged in Python, by the same `refusal` that `advance`
+    and `available_actions` use, on the cases SQL leaves in a step that has such a guard; those that pass
+    enter the clause by id. The guards are not translated into SQL on purpose: they are expressions over
+    typed values (decimals, dates, None compared as Python compares it) with functions over other tables
+    (`previous`, `staff`, `actor_has`), and a second evaluator in SQL could answer differently from the one
+    that decides the move. Because the clause is complete, counting and paging over it are exact.
+    `clock` gives the guards their `now` and `today` (the real time when not given).
+    """
+    from .refusals import refusal  # refusals asks this module: import late to keep one direction at load
+
+    if is_read_only(actor):
+        return false()
+    department = extensions.department_query(actor.name).scalar_subquery()
+    plain: list[ColumnElement[bool]] = []
+    guarded: list[ColumnElement[bool]] = []
+    guarded_steps: dict[int, list[TransitionSpec]] = {}
     for version in session.scalars(select(WorkflowVersion)):
-        states = actable_states(workflow_of(version).definition, actor)
-        if states:
-            pairs.append(and_(Case.version_id == version.id, Case.state.in_(states)))
-    return and_(visible(session, actor), or_(*pairs)) if pairs else false()
+        definition = workflow_of(version).definition
+        for transition in definition.transitions.values():
+            clause = _step_clause(definition, transition, actor, department)
+            if clause is None:
+                continue
+            clause = and_(Case.version_id == version.id, clause)
+            if any(not guard.uses_inputs for guard in transition.guards):
+                guarded.append(clause)
+                guarded_steps.setdefault(version.id, []).append(transition)
+            else:
+                plain.append(clause)
+    if not plain and not guarded:
+        return false()
+    scope = and_(visible(session, actor), filters if filters is not None else true())
+    passed: list[int] = []
+    if guarded:
+        now = clock or Clock()
+        for case in session.scalars(select(Case).where(scope, or_(*guarded))):
+            steps = (t for t in guarded_steps[case.version_id] if case.state in t.sources)
+            if any(refusal(session, case, t, actor, now) is None for t in steps):
+                passed.append(case.id)
+    # Inlined, not bound: a long list of ids would pass the databases' limits on bound parameters.
+    ids: BindParameter[list[int]] = bindparam(
+        "actionable_ids", passed, expanding=True, literal_execute=True, unique=True,
+    )
+    return and_(scope, or_(*plain, Case.id.in_(ids)))

@@ -12,6 +12,7 @@ from ..definitions.schema import Duration, Event
 from ..models import Case, Timer
 from . import notices
 from .clock import Clock
+from .publishing import workflow_of
 
 
 def add_duration(clock: Clock, start: datetime, duration: Duration, sign: int = 1) -> datetime:
@@ -103,11 +104,35 @@ def stop(timer: Timer, at: datetime) -> None:
     timer.status, timer.stopped_at, timer.next_action_at = "stopped", at, None
 
 
-def timer_status(timer: Timer, spec: TimerSpec | None, now: datetime) -> str:
-    """running | overdue | due (expired, but not one that marks the case overdue) | stopped | stopped_late"""
+def expiry_status(timer: Timer, spec: TimerSpec | None, now: datetime) -> str:
+    """running | overdue | due (expired, but not one that marks the case overdue) | stopped | stopped_late.
+
+    What the timer's expiry means, without the warning: `timer_status` is the full answer for people.
+    """
     if timer.status != "running":
         late = timer.stopped_at is not None and timer.stopped_at > timer.due_at
         return "stopped_late" if late and (spec is None or spec.mark_overdue) else "stopped"
     if timer.due_at > now:
         return "running"
     return "overdue" if spec is None or spec.mark_overdue else "due"
+
+
+def spec_of(timer: Timer) -> TimerSpec | None:
+    """The definition's timer of this name in the case's version; None for one its definition no longer has."""
+    definition = workflow_of(timer.case.version).definition
+    return next((s for s in definition.timers if s.name == timer.name), None)
+
+
+def timer_status(clock: Clock, timer: Timer, spec: TimerSpec | None = None) -> str:
+    """running | warning | overdue | due | stopped | stopped_late: where the timer stands now.
+
+    `warning` is a running timer past its warning moment and not yet expired; `due` an expired timer that
+    does not mark the case overdue; `stopped_late` one stopped after it expired (when lateness counts).
+    A timer whose name its definition does not know counts as one that marks lateness. Pass `spec` when
+    the caller has it, to save looking it up.
+    """
+    now = clock.now()
+    status = expiry_status(timer, spec if spec is not None else spec_of(timer), now)
+    if status == "running" and timer.warn_at is not None and timer.warn_at <= now:
+        return "warning"
+    return status

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from ..definitions import TimerSpec
@@ -43,7 +43,7 @@ class TickReport:
         return text + "".join(f"\n  refused: {r}" for r in self.refused)
 
 
-def due_cases(now: datetime, limit: int = 1):
+def due_cases(now: datetime, limit: int = 1) -> Select[Case]:
     """Cases with a timer whose next moment has come; reads the partial index on timers only."""
     due = select(Timer.case_id).where(
         Timer.status == "running", Timer.next_action_at.is_not(None), Timer.next_action_at <= now

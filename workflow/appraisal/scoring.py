@@ -144,17 +144,11 @@ def _band_deduction(item: Item, choice: str | BandChoice) -> Decimal:
     return points
 
 
-def score_sheet(
-    sheet: ScoreSheet,
-    occurrences: Mapping[str, int] | None = None,
-    goal_scores: Mapping[str, Number | float] | None = None,
-    band_choices: Mapping[str, str | BandChoice] | None = None,
-    adjustments: Sequence[str] = (),
-) -> SheetResult:
-    """Score a sheet from what happened: item occurrences, goals' achieved %, picked bands, rewards and penalties."""
-    occurrences = occurrences or {}
-    goal_scores = goal_scores or {}
-    band_choices = band_choices or {}
+def _check_recorded(
+    sheet: ScoreSheet, occurrences: Mapping[str, int], goal_scores: Mapping[str, Number | float],
+    band_choices: Mapping[str, str | BandChoice], adjustments: Sequence[str],
+) -> None:
+    """Raise ScoringError for anything recorded that the sheet does not have, or that is not a count."""
     items = sheet.items()
     for key, count in occurrences.items():
         item = items.get(key)
@@ -174,6 +168,20 @@ def score_sheet(
     unknown = [a for a in adjustments if a not in ADJUSTMENTS]
     if unknown:
         raise ScoringError(f"unknown reward or penalty {unknown[0]!r}; known: {', '.join(ADJUSTMENTS)}")
+
+
+def score_sheet(
+    sheet: ScoreSheet,
+    occurrences: Mapping[str, int] | None = None,
+    goal_scores: Mapping[str, Number | float] | None = None,
+    band_choices: Mapping[str, str | BandChoice] | None = None,
+    adjustments: Sequence[str] = (),
+) -> SheetResult:
+    """Score a sheet from what happened: item occurrences, goals' achieved %, picked bands, rewards and penalties."""
+    occurrences = occurrences or {}
+    goal_scores = goal_scores or {}
+    band_choices = band_choices or {}
+    _check_recorded(sheet, occurrences, goal_scores, band_choices, adjustments)
 
     unscored: list[str] = []
     sections = []

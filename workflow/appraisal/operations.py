@@ -1,27 +1,53 @@
 """The monthly appraisal beyond its route: the staff register, opening a month, the department's view
-with grades and performance pay, and evidence from other cases proposed as deductions."""
+with grades and performance pay, and evidence from other cases proposed as deductions.
+
+Who may do what is asked of the engine's policy, from the definition's `access:` section (its managers, its
+readers and department roles) and from its steps (whoever may score a sheet decides on its evidence).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ..definitions import Definition
 from ..definitions.scoresheet import shipped_scoresheets
-from ..models import Case, DepartmentCoefficient, Evidence, StaffMember
-from . import history, scoring
-from .cases import open_case
-from .clock import Clock
-from .errors import DuplicateCase, GuardFailed, InvalidInputs, NotFound, RoleRefused, WrongState
-from .limits import check_department
-from .periods import parse_period
-from .policy import Actor, may_read_department, refuse_read_only, refuse_unless_manager
-from .publishing import current_workflow, workflow_of
-from .users import user_by_name
+from ..engine import history
+from ..engine.cases import open_case
+from ..engine.clock import Clock
+from ..engine.errors import DuplicateCase, GuardFailed, InvalidInputs, NotFound, RoleRefused, WrongState
+from ..engine.limits import check_department
+from ..engine.periods import parse_period
+from ..engine.policy import Actor, may_act, may_read_department, refuse_read_only, refuse_unless_manager
+from ..engine.publishing import current_workflow, workflow_of
+from ..engine.users import user_by_name
+from ..models import Case
+from . import scoring
+from .extensions import SCORESHEET, sheet_owner
+from .models import DepartmentCoefficient, Evidence, StaffMember
 
 WORKFLOW = "appraisal"
+# The fields of appraisal.yaml that the staff register fills when a month is opened, and the month view reads.
+EMPLOYEE, SUPERVISOR, DEPARTMENT, PERIOD, TEMPLATE = "employee", "supervisor", "department", "period", "template"
+
+
+def parse_month(raw: Any) -> str:
+    """The month (YYYY-MM) `raw` names, or InvalidPeriod about the `period` field: the one month parser."""
+    return str(parse_period(raw, PERIOD))
+
+
+def definition(session: Session) -> Definition:
+    """The current version of the appraisal's definition."""
+    return current_workflow(session, WORKFLOW)[1].definition
+
+
+def departments(session: Session) -> list[str]:
+    """Every department on the staff register, in order."""
+    return sorted(set(session.scalars(select(StaffMember.department))))
 
 
 def set_staff(
@@ -66,8 +92,8 @@ class OpenedMonth:
 
 def open_month(session: Session, clock: Clock, department: str, period: str, actor: Actor) -> OpenedMonth:
     """Open the month's sheet for every active employee of `department`, each with their template."""
-    department, period = check_department(department), str(parse_period(period))
-    refuse_unless_manager(actor, current_workflow(session, WORKFLOW)[1].definition)
+    department, period = check_department(department), parse_month(period)
+    refuse_unless_manager(actor, definition(session))
     staff = session.scalars(
         select(StaffMember).where(StaffMember.department == department, StaffMember.active.is_(True))
         .order_by(StaffMember.user_name)
@@ -76,8 +102,8 @@ def open_month(session: Session, clock: Clock, department: str, period: str, act
         raise NotFound(f"nobody works in {department!r}", f"部门 {department!r} 没有员工")
     result = OpenedMonth()
     for member in staff:
-        data = {"employee": member.user_name, "supervisor": member.supervisor, "department": department,
-                "period": period, "template": member.template}
+        data = {EMPLOYEE: member.user_name, SUPERVISOR: member.supervisor, DEPARTMENT: department,
+                PERIOD: period, TEMPLATE: member.template}
         try:
             with session.begin_nested():
                 result.opened.append(open_case(session, clock, WORKFLOW, data, actor))
@@ -91,10 +117,10 @@ def open_month(session: Session, clock: Clock, department: str, period: str, act
 def set_coefficient(
     session: Session, clock: Clock, department: str, period: str, coefficient: Decimal, actor: Actor
 ) -> None:
-    """Record the department coefficient of a month (HR's figure)."""
-    department, period = check_department(department), str(parse_period(period))
+    """Record the department coefficient of a month (a figure the workflow's managers set)."""
+    department, period = check_department(department), parse_month(period)
     coefficient = Decimal(str(coefficient))
-    refuse_unless_manager(actor, current_workflow(session, WORKFLOW)[1].definition)
+    refuse_unless_manager(actor, definition(session))
     # Three decimals at most: the column keeps three, and would round 0.0001 to a coefficient of 0.
     if not (coefficient.is_finite() and Decimal("0") < coefficient <= Decimal("3")
             and coefficient == coefficient.quantize(Decimal("0.001"))):
@@ -135,30 +161,30 @@ class MonthView:
 
 def department_month(session: Session, department: str, period: str, actor: Actor) -> MonthView:
     """All sheets of a department's month with totals, grades, the distribution and the performance pay."""
-    department, period = check_department(department), str(parse_period(period))
-    if not may_read_department(session, actor, current_workflow(session, WORKFLOW)[1].definition, department):
+    department, period = check_department(department), parse_month(period)
+    if not may_read_department(session, actor, definition(session), department):
         raise RoleRefused("A department's appraisal month is for HR, its department head and auditors",
                           "部门考核结果仅供人力资源部、本部门领导和审计员查看")
     cases = session.scalars(
         select(Case).where(
-            Case.workflow_key == WORKFLOW, Case.data["department"].as_string() == department,
-            Case.data["period"].as_string() == period,
+            Case.workflow_key == WORKFLOW, Case.data[DEPARTMENT].as_string() == department,
+            Case.data[PERIOD].as_string() == period,
         ).order_by(Case.id)
     ).all()
     staff = {m.user_name: m for m in session.scalars(select(StaffMember).where(StaffMember.department == department))}
     found = session.get(DepartmentCoefficient, (department, period))
     coefficient = found.coefficient if found else Decimal("1")
-    scored = [c for c in cases if c.data.get("total_score") is not None and c.data["employee"] in staff]
+    scored = [c for c in cases if c.data.get("total_score") is not None and c.data[EMPLOYEE] in staff]
     pays = scoring.performance_pay(
-        [(staff[c.data["employee"]].standard_pay, Decimal(c.data["total_score"])) for c in scored], coefficient
+        [(staff[c.data[EMPLOYEE]].standard_pay, Decimal(c.data["total_score"])) for c in scored], coefficient
     ) if scored else []
     pay_of = {c.id: p for c, p in zip(scored, pays, strict=True)}
     rows = []
     for case in cases:
         d = case.data
-        member = staff.get(d["employee"])
+        member = staff.get(d[EMPLOYEE])
         rows.append(SheetRow(
-            employee=d["employee"], case_id=case.id, number=case.number, state=case.state,
+            employee=d[EMPLOYEE], case_id=case.id, number=case.number, state=case.state,
             total=Decimal(d["total_score"]) if d.get("total_score") is not None else None,
             grade=d.get("grade", "").upper() or None,
             pay_coefficient=Decimal(d["pay_coefficient"]) if d.get("pay_coefficient") is not None else None,
@@ -175,39 +201,53 @@ def department_month(session: Session, department: str, period: str, actor: Acto
 
 def evidence_for(session: Session, sheet: Case) -> list[Evidence]:
     """The proposals for the person and month of an appraisal sheet."""
+    person, month = sheet_owner(workflow_of(sheet.version).definition, sheet.data)
     return list(session.scalars(
-        select(Evidence).where(Evidence.person == sheet.data.get("employee"),
-                               Evidence.period == sheet.data.get("period")).order_by(Evidence.id)
+        select(Evidence).where(Evidence.person == person, Evidence.period == month).order_by(Evidence.id)
     ))
+
+
+def _may_score(session: Session, actor: Actor, sheet_definition: Definition, sheet: Case) -> bool:
+    """Whether the definition lets `actor` score this sheet, its state aside: a step that enters a score sheet,
+    whose roles the actor holds here and whose assignee field names them (the sheet's supervisor)."""
+    return any(
+        any(i.spec.type == SCORESHEET for i in t.inputs)
+        and may_act(session, actor, sheet_definition, t, sheet)
+        and (t.assignee_field is None or sheet.data.get(t.assignee_field) == actor.name)
+        for t in sheet_definition.transitions.values()
+    )
 
 
 def decide_evidence(
     session: Session, clock: Clock, sheet: Case, evidence_id: int, actor: Actor, accept: bool, item: str | None,
 ) -> Evidence:
-    """The sheet's supervisor accepts a proposal (naming the sheet item it deducts) or rejects it."""
+    """Whoever may score the sheet (its supervisor) accepts a proposal, naming the sheet item it deducts, or
+    rejects it."""
     if item is not None and not isinstance(item, str):  # a list or an object would reach a dict lookup
         raise InvalidInputs("Name the sheet item as text", "考核表扣分项目须为文本",
                             {"item": {"en": "must be text", "zh": "必须是文本"}})
     refuse_read_only(actor)
     evidence = session.get(Evidence, evidence_id)
-    if evidence is None or sheet.workflow_key != WORKFLOW or evidence.person != sheet.data.get("employee") \
-            or evidence.period != sheet.data.get("period"):
+    sheet_definition = workflow_of(sheet.version).definition
+    if evidence is None or sheet.workflow_key != WORKFLOW \
+            or (evidence.person, evidence.period) != sheet_owner(sheet_definition, sheet.data):
         raise NotFound("no such proposal on this sheet", "本考核表没有此项建议扣分")
-    if "supervisor" not in actor.roles or sheet.data.get("supervisor") != actor.name:
+    if not _may_score(session, actor, sheet_definition, sheet):
         raise RoleRefused("Only the sheet's supervisor decides on proposed deductions",
                           "只有本考核表的直接主管可以处理建议扣分")
     if evidence.status != "proposed":
         raise WrongState(f"This proposal was {evidence.status} already", f"此建议已处理（{evidence.status}）")
-    definition = workflow_of(sheet.version).definition
-    scores_here = any(i.spec.type == "scoresheet" for t in definition.transitions_from(sheet.state) for i in t.inputs)
-    if definition.is_final(sheet.state) or (sheet.data.get("sheet") is not None and not scores_here):
+    scores_here = any(i.spec.type == SCORESHEET for t in sheet_definition.transitions_from(sheet.state)
+                      for i in t.inputs)
+    scored = any(sheet.data.get(n) is not None for n, f in sheet_definition.fields.items() if f.type == SCORESHEET)
+    if sheet_definition.is_final(sheet.state) or (scored and not scores_here):
         # An accepted deduction must reach the total: after scoring it would only if the sheet came back.
         raise WrongState("The sheet is scored already; proposals are decided before it is scored",
                          "考核表已评分，建议扣分须在评分前处理")
     # Taken before the history row is added: one writer per case at a time (see history.append).
     session.execute(select(Case.id).where(Case.id == sheet.id).with_for_update())
     if accept:
-        template = shipped_scoresheets()[sheet.data["template"]]
+        template = shipped_scoresheets()[sheet.data[TEMPLATE]]
         if item not in template.items() or template.items()[item].banded:
             raise InvalidInputs("Name the deduction item of the sheet this proposal counts as",
                                 "请指定此建议对应的考核表扣分项目",
@@ -225,4 +265,3 @@ def decide_evidence(
                 "item": evidence.item},
     )
     return evidence
-
