@@ -2,10 +2,11 @@
 
 Ours: a fresh session loads the case, `advance` checks it (state, roles, four-eyes, inputs, guards),
 moves it, appends the hashed history row, starts and stops timers, and the session commits.
-The floor: the same move as one UPDATE of the case (a compare-and-set on lock_version) and one INSERT
-of its history row, committed, on the same file through the same driver (sqlite3, WAL, the service's
-pragmas). Both walk the same route on cases of their own, step by step in alternation, so both
-meet the same moment of a disk whose fsync time varies tenfold over a day on a shared machine.
+The floor: the same move as one UPDATE of the case (a compare-and-set on lock_version, carrying the
+chain head: last seq, hash and mover) and one INSERT of its history row, committed, on the same file
+through the same driver (sqlite3, WAL, the service's pragmas). Both walk the same route on cases of
+their own, step by step in alternation, so both meet the same moment of a disk whose fsync time
+varies tenfold over a day on a shared machine.
 """
 
 from __future__ import annotations
@@ -34,7 +35,10 @@ from .routes import ROLES, ROUTES, Route
 TARGET = 2.0
 FAKE_HASH = "f" * 64
 
-UPDATE = "UPDATE cases SET state = ?, updated_at = ?, lock_version = ? WHERE id = ? AND lock_version = ?"
+UPDATE = (
+    "UPDATE cases SET state = ?, updated_at = ?, lock_version = ?, last_seq = ?, last_hash = ?, last_mover = ? "
+    "WHERE id = ? AND lock_version = ?"
+)
 INSERT = (
     "INSERT INTO history (case_id, seq, kind, at, actor, action, from_state, to_state, inputs, comment, "
     "prev_hash, hash) VALUES (?, ?, 'transition', ?, ?, ?, ?, ?, ?, NULL, ?, ?)"
@@ -64,7 +68,7 @@ class Floor:
     def move(self, case_id: int, known: list[Any], step: Any) -> None:
         version, seq, from_state = known
         now = _sqlite_time(utcnow())
-        cur = self.conn.execute(UPDATE, (step.to, now, version + 1, case_id, version))
+        cur = self.conn.execute(UPDATE, (step.to, now, version + 1, seq + 1, FAKE_HASH, step.role, case_id, version))
         if cur.rowcount != 1:
             raise RuntimeError(f"floor: case {case_id} changed under us")
         self.conn.execute(INSERT, (

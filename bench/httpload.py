@@ -9,6 +9,11 @@ Transitions: each client walks pre-opened returned-goods cases along the route o
 POST /api/v1/cases/<id>/actions/<action> with the step's user token, inputs and expected_version, so
 every request is a real, accepted, durable move (clients never share a case). The ceiling is the same
 clients calling GET /bench/hello on the same server.
+
+Scale-out: the production shape of docs/operations.md on the same database — two gunicorn servers (the
+clients alternate between them) and two timer workers (`flask workflow worker`) sweeping cases whose
+deadlines passed days ago, while the clients move theirs. Afterwards `audit verify` (verify_all) checks
+every case of the schema; the row says whether all chains verified, and the CI guard fails when not.
 """
 
 from __future__ import annotations
@@ -24,16 +29,36 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from .common import ROOT, Row, create_users, make_clock, open_cases, percentile, pg_schema, pg_url, publish_shipped
+from workflow.engine import advance, get_case, verify_all
+from workflow.models import HistoryEntry, Timer
+
+from .common import (
+    ROOT,
+    Row,
+    actor,
+    create_users,
+    make_clock,
+    open_cases,
+    percentile,
+    pg_schema,
+    pg_url,
+    publish_shipped,
+    utcnow,
+)
 from .routes import RETURN_INSPECTION
 
 LEVELS = (8, 32)
+SCALE_OUT_CLIENTS = 8
+# Cases whose deemed-consent deadline passed days ago (walked to `send_record` in the past): each is a
+# transition for the timer workers to fire while the clients move theirs.
+SEND_RECORD_STEPS = 6
 TARGET_RATIO = 0.25
 TARGET_P99_MS = 50.0
 
@@ -102,15 +127,17 @@ class Server:
         self.log.close()
 
 
-def drive(port: int, clients: int, seconds: float, make_client: Callable[[], Callable[[http.client.HTTPConnection],
-          tuple[bool, str]]]) -> Outcome:
-    """Run `clients` closed-loop clients for `seconds`; each request is one call of the client function."""
+def drive(port: int | tuple[int, ...], clients: int, seconds: float,
+          make_client: Callable[[], Callable[[http.client.HTTPConnection], tuple[bool, str]]]) -> Outcome:
+    """Run `clients` closed-loop clients for `seconds`; each request is one call of the client function.
+    With several ports, client n talks to server n mod their number."""
+    ports = port if isinstance(port, tuple) else (port,)
     outcome = Outcome(clients)
     lock = threading.Lock()
     barrier = threading.Barrier(clients + 1)
     window: dict[str, float] = {}
 
-    def worker() -> None:
+    def worker(port: int) -> None:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
         request = make_client()
         mine: list[float] = []
@@ -136,7 +163,7 @@ def drive(port: int, clients: int, seconds: float, make_client: Callable[[], Cal
             for code, n in errors.items():
                 outcome.errors[code] = outcome.errors.get(code, 0) + n
 
-    threads = [threading.Thread(target=worker, daemon=True) for _ in range(clients)]
+    threads = [threading.Thread(target=worker, args=(ports[n % len(ports)],), daemon=True) for n in range(clients)]
     for t in threads:
         t.start()
     started = time.perf_counter()
@@ -202,6 +229,112 @@ def transition_client(cases: Cases, tokens: dict[str, str]) -> Callable[[], Call
     return make
 
 
+class TimerWorker:
+    """`flask workflow worker`, as production runs it beside the servers, started and stopped by us."""
+
+    def __init__(self, url: str, log: Path):
+        env = {**os.environ, "DATABASE_URL": url, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
+        self.path = log
+        self.log = log.open("w")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "flask", "--app", "bench.app:create_app()", "workflow", "worker", "--interval",
+             "0.5"], cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT,
+        )
+
+    def wait_ready(self, deadline: float) -> None:
+        """Until it says it sweeps (its first line, printed just before its first sweep)."""
+        while "sweeping every" not in self.path.read_text(errors="replace"):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the timer worker did not start; see {self.path}")
+            time.sleep(0.05)
+
+    def stop(self) -> int | None:
+        """Stop it; its exit status, which is 0 unless it failed (None when it had to be killed)."""
+        status: int | None
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                status = self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+                status = None
+        else:
+            status = self.process.returncode
+        self.log.close()
+        return status
+
+
+def open_overdue(session: Session, count: int, start: int) -> list[int]:
+    """Cases walked to `send_record` ten days ago: their deemed-consent timer is long due, so a timer worker
+    fires `deemed_confirmed` on each (and their other timers have expired on the way). Committed."""
+    past = make_clock()
+    then = utcnow() - timedelta(days=10)
+    past.now_fn = lambda: then
+    route = RETURN_INSPECTION
+    ids = open_cases(session, past, route, count, start)
+    for case_id in ids:
+        for step in route.steps[:SEND_RECORD_STEPS]:
+            advance(session, past, get_case(session, case_id), step.action, actor(step.role), step.inputs)
+    session.commit()
+    return ids
+
+
+def scale_out(url: str, workdir: Path, quick: bool, seconds: float, tokens: dict[str, str],
+              single: Outcome) -> Row:
+    """Two servers and two timer workers on one database, then every chain verified."""
+    clock = make_clock()
+    engine = sa.create_engine(url)
+    with Session(engine) as session:
+        ids = open_cases(session, clock, RETURN_INSPECTION, 150 if quick else 1500, 100_000)
+        session.commit()
+        overdue = open_overdue(session, 150 if quick else 1000, 200_000)
+    cases = Cases(ids)
+    servers = [Server(url, workdir / f"gunicorn-{n}.log", workers=1) for n in (1, 2)]
+    timer_workers: list[TimerWorker] = []
+    statuses: list[int | None] = []
+    try:
+        ports = tuple(server.port for server in servers)
+        drive(ports, SCALE_OUT_CLIENTS, 1.0, hello_client)  # warm-up, as for the single server
+        timer_workers = [TimerWorker(url, workdir / f"timer-worker-{n}.log") for n in (1, 2)]
+        for timer_worker in timer_workers:  # both sweep from the moment the window opens
+            timer_worker.wait_ready(time.monotonic() + 60)
+        moves = drive(ports, SCALE_OUT_CLIENTS, seconds, transition_client(cases, tokens))
+    finally:
+        statuses = [w.stop() for w in timer_workers]
+        for server in servers:
+            server.stop()
+    with Session(engine) as session:
+        fired = session.scalar(sa.select(sa.func.count()).select_from(HistoryEntry).where(
+            HistoryEntry.case_id.in_(overdue), HistoryEntry.action == "deemed_confirmed"))
+        still_due = session.scalar(sa.select(sa.func.count(sa.distinct(Timer.case_id))).where(
+            Timer.status == "running", Timer.next_action_at <= utcnow()))
+        started = time.perf_counter()
+        checked, breaks = verify_all(session, clock)
+        verify_seconds = time.perf_counter() - started
+    engine.dispose()
+    verified = not breaks and all(status == 0 for status in statuses)
+    ratio = moves.per_second / single.per_second if single.per_second else 0.0
+    note = (f"p50 {moves.ms(50):.1f} ms, p99 {moves.ms(99):.1f} ms; timer workers fired {fired} of "
+            f"{len(overdue)} overdue cases' deemed consent, {still_due} case(s) still due after; "
+            f"audit verify: {checked} cases, {len(breaks)} break(s) in {verify_seconds:.1f} s")
+    if moves.errors:
+        note += f"; errors {moves.errors}"
+    if any(status != 0 for status in statuses):
+        note += f"; timer worker exit statuses {statuses}"
+    if cases.ran_out:
+        note += "; ran out of pre-opened cases"
+    return Row(
+        "3 HTTP scale-out (gunicorn ×1 ×2 servers, 2 timer workers, PostgreSQL)",
+        f"{SCALE_OUT_CLIENTS} clients over 2 app servers while 2 timer workers fire: transitions/s vs one server "
+        f"(×2 workers, same clients), all chains verified",
+        moves.per_second, single.per_second, "req/s", ratio, "÷ one server", "chains verify", verified, note=note,
+        extra={"transition": moves.summary(), "chains_verified": verified, "cases_verified": checked,
+               "breaks": [str(b) for b in breaks[:20]], "deemed_consent_fired": fired,
+               "overdue_cases": len(overdue), "still_due_after": still_due, "timer_worker_exit": statuses},
+    )
+
+
 def run(quick: bool, workdir: Path, pg: str | None = None, **_: Any) -> list[Row]:
     seconds = 3.0 if quick else 15.0
     case_count = 400 if quick else 3000
@@ -232,6 +365,7 @@ def run(quick: bool, workdir: Path, pg: str | None = None, **_: Any) -> list[Row
                 }
         finally:
             server.stop()
+        scaled = scale_out(url, workdir, quick, seconds, tokens, results[SCALE_OUT_CLIENTS]["transition"])
     rows = []
     for clients, pair in results.items():
         hello, moves = pair["hello"], pair["transition"]
@@ -254,4 +388,5 @@ def run(quick: bool, workdir: Path, pg: str | None = None, **_: Any) -> list[Row
             moves.ms(99), hello.ms(99), "ms", None, "", f"< {TARGET_P99_MS:g} ms" if clients == 32 else "",
             p99_ok, note=f"p50 {moves.ms(50):.1f} ms; reference column: hello p99",
         ))
+    rows.append(scaled)
     return rows

@@ -24,9 +24,9 @@ def get_engine():
 
 
 # The database's own defence of the history: the role the service runs as (DATABASE_URL) may read and
-# add rows of these tables but never change or remove one, and never touches Alembic's bookkeeping.
+# add rows of these tables but never change or remove one, and never writes Alembic's bookkeeping.
 # Every other table is a working table: SELECT, INSERT, UPDATE, DELETE. A new append-only table
-# belongs in APPEND_ONLY.
+# belongs in APPEND_ONLY. Alembic's bookkeeping it may only read, for /readyz (web/health.py).
 APPEND_ONLY = ("history", "workflow_versions")
 MIGRATIONS_ONLY = ("alembic_version",)
 
@@ -59,6 +59,7 @@ def grant_app_role(connection, role):
     ]
     for table in tables:
         if table in MIGRATIONS_ONLY:
+            statements.append(f"GRANT SELECT ON {where}.{quote(table)} TO {who}")
             continue
         rights = "SELECT, INSERT" if table in APPEND_ONLY else "SELECT, INSERT, UPDATE, DELETE"
         statements.append(f"GRANT {rights} ON {where}.{quote(table)} TO {who}")

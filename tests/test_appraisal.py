@@ -669,6 +669,7 @@ def test_the_staff_register_is_where_the_engine_finds_departments_and_unplugged_
     assert api.get(DEPT_HEAD, f"/api/v1/cases/{sheet['id']}").status_code == 200
     # Without the slice's handler the engine fails closed: a department role sees none of its department's cases.
     monkeypatch.setattr(extensions, "_registry", dataclasses.replace(extensions._registry, departments=None))
+    db.session.commit()  # a user's department is read once per transaction (policy.department_of)
     assert policy.department_of(db.session, DEPT_HEAD) is None
     assert api.get(DEPT_HEAD, f"/api/v1/cases/{sheet['id']}").status_code == 404
     assert api.get(HR, f"/api/v1/cases/{sheet['id']}").status_code == 200  # a reader of every case still reads it

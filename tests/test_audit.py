@@ -94,6 +94,8 @@ def rewrite_with_chain(owner_engine: sa.Engine, case_id: int, seq: int, **change
                 conn.execute(sa.update(table).where(table.c.id == row.id).values(
                     {k: v for k, v in values.items() if k != "id"}))
             prev = values["hash"]
+        # ... and moves the chain head kept on the case row to match, or verify would name the case.
+        conn.execute(sa.update(Case.__table__).where(Case.__table__.c.id == case_id).values(last_hash=prev))
         if postgres:
             conn.execute(sa.text("ALTER TABLE history ENABLE TRIGGER USER"))
 

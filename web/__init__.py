@@ -17,7 +17,7 @@ from workflow.engine import Clock
 from workflow.engine.calendar import WorkingCalendar
 
 from . import config
-from .extensions import db, db_session, migrate
+from .extensions import db, db_session, end_transaction, migrate
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -47,11 +47,17 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.json.sort_keys = False  # type: ignore[attr-defined]
 
     db.init_app(app)
+    # Registered after Flask-SQLAlchemy's own teardown, so it runs before that one closes the session.
+    app.teardown_appcontext(end_transaction)
     migrate.init_app(app, db, directory=str(MIGRATIONS))
     app.extensions["workflow_clock"] = _clock(app)
 
     # Row ids are 32-bit integers on PostgreSQL: a larger number in a URL is a 404, not a database error.
     app.url_map.converters["id"] = RowId
+
+    from . import metrics
+
+    metrics.init_app(app)  # before the limits, so that its clock starts before any request is refused
 
     from . import limits
 
@@ -61,11 +67,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     security.init_app(app)  # refuses to start without a real SECRET_KEY; then cookies, rate limits, headers
 
-    from . import api, cli, ui
+    from . import api, cli, health, ui
     from .appraisal import api as _appraisal_api  # noqa: F401  (adds its routes to api.bp)
 
     app.register_blueprint(api.bp)
     cli.init_app(app)
+    health.init_app(app)  # /healthz and /readyz: no session, no token, no case data
     ui.init_app(app)
     ui.csrf.exempt(api.bp)  # the API authenticates each call by its token, not by a cookie
 

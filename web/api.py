@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
 from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
 from werkzeug.exceptions import HTTPException
 
 from workflow import diagram
@@ -147,8 +148,9 @@ def workflow_diagram(key: str, query: api_models.WorkflowDiagramQuery) -> Respon
 def create_case(json: api_models.CreateCase) -> tuple[api_models.CaseOut, int, dict[str, str]]:
     """Open a case"""
     case = open_case(db_session(), clock(), json.workflow, json.data, g.actor, comment=json.comment)
+    answer = _case(case)  # before COMMIT, as for a move (take_action)
     db_session().commit()
-    return _case(case), 201, {"Location": f"/api/v1/cases/{case.id}"}
+    return answer, 201, {"Location": f"/api/v1/cases/{case.id}"}
 
 
 @bp.get("/cases")
@@ -167,8 +169,8 @@ def list_cases(query: api_models.CasesQuery) -> api_models.CasePage:
         select_cases = select_cases.where(policy.actionable(db_session(), g.actor, clock=clock()))
     total = db_session().scalar(select(func.count()).select_from(select_cases.subquery())) or 0
     cases = db_session().scalars(
-        select_cases.order_by(Case.updated_at.desc(), Case.id.desc()).limit(per_page)
-        .offset((query.page - 1) * per_page)
+        select_cases.options(selectinload(Case.timers)).order_by(Case.updated_at.desc(), Case.id.desc())
+        .limit(per_page).offset((query.page - 1) * per_page)
     ).all()
     return api_models.CasePage(items=[_case(c) for c in cases], page=query.page, per_page=per_page, total=total)
 
@@ -186,8 +188,12 @@ def take_action(case_id: int, action: str, json: api_models.TakeAction) -> api_m
     """Take an action on a case"""
     case = policy.visible_case(db_session(), g.actor, case_id)
     advance(db_session(), clock(), case, action, g.actor, json.inputs or {}, json.comment, json.expected_version)
+    # The answer is made from the case the move left current (its state, data, lock_version and last mover,
+    # kept by `advance`), inside the move's transaction: nothing is read again after COMMIT, which would
+    # take a transaction of its own.
+    answer = _case(case)
     db_session().commit()
-    return _case(case)
+    return answer
 
 
 @bp.get("/cases/<id:case_id>/history")

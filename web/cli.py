@@ -33,7 +33,7 @@ from workflow.engine.users import (
     tokens_of,
     user_by_name,
 )
-from workflow.engine.worker import TickReport, fire_due_timers
+from workflow.engine.worker import MAX_BATCH_SIZE, TickReport, fire_due_timers
 from workflow.models import Closure, User
 
 from .appraisal.cli import GROUPS as appraisal_groups
@@ -307,9 +307,17 @@ def smtp_settings() -> SmtpSettings | None:
     )
 
 
+def _batch_size() -> int:
+    size = int(current_app.config["WORKER_BATCH_SIZE"])
+    if not 1 <= size <= MAX_BATCH_SIZE:
+        raise click.UsageError(f"WORKER_BATCH_SIZE must be between 1 and {MAX_BATCH_SIZE}, not {size}")
+    return size
+
+
 def _tick(now: datetime | None) -> TickReport:
     smtp = smtp_settings()
-    report = fire_due_timers(lambda: Session(db.engine), clock(), now=now, email=smtp is not None)
+    report = fire_due_timers(lambda: Session(db.engine), clock(), now=now, email=smtp is not None,
+                             batch_size=_batch_size())
     if smtp is not None:
         with Session(db.engine) as session, session.begin():
             send_pending_emails(session, smtp, clock().now())
@@ -336,9 +344,10 @@ def tick_command(now_text: str | None) -> None:
 def worker_command(interval: float | None) -> None:
     """Sweep for due timers until stopped (SIGTERM or Ctrl-C); several may run at once."""
     pause = interval if interval is not None else current_app.config["WORKER_INTERVAL_SECONDS"]
+    batch = _batch_size()  # refused at start rather than at the first sweep
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
-    click.echo(f"timer worker {os.getpid()} sweeping every {pause}s")
+    click.echo(f"timer worker {os.getpid()} sweeping every {pause}s, {batch} case(s) per transaction")
     try:
         while not stopping.is_set():
             report = _tick(None)

@@ -32,11 +32,15 @@ DEFAULTS: dict[str, tuple[str, Any]] = {
     "SIGN_IN_LIMIT_PER_ACCOUNT": ("SIGN_IN_LIMIT_PER_ACCOUNT", "10 per 15 minutes"),  # failed sign-ins
     "SIGN_IN_LIMIT_PER_ADDRESS": ("SIGN_IN_LIMIT_PER_ADDRESS", "30 per 15 minutes"),  # failed sign-ins
     "API_UNAUTHORIZED_LIMIT": ("API_UNAUTHORIZED_LIMIT", "60 per minute"),  # API calls answered 401, per address
+    # GET /metrics answers only a request bearing this token (Authorization: Bearer …); empty: /metrics is a 404.
+    "METRICS_TOKEN": ("METRICS_TOKEN", ""),
     "WORKFLOW_TIMEZONE": ("WORKFLOW_TIMEZONE", "Asia/Shanghai"),
     "WORKING_HOURS": ("WORKING_HOURS", "08:30-17:30"),
     "HOLIDAY_COUNTRY": ("HOLIDAY_COUNTRY", "CN"),
     "API_PAGE_SIZE": ("API_PAGE_SIZE", 50),
     "WORKER_INTERVAL_SECONDS": ("WORKER_INTERVAL_SECONDS", 15.0),
+    # Due cases the timer worker takes per transaction, 1-1000 (docs/operations.md, "The timer worker").
+    "WORKER_BATCH_SIZE": ("WORKER_BATCH_SIZE", 100),
     # E-mail for notifications; empty SMTP_HOST means in-app notifications only.
     "SMTP_HOST": ("SMTP_HOST", ""),
     "SMTP_PORT": ("SMTP_PORT", 25),

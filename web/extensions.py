@@ -9,12 +9,15 @@ from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
 
 from workflow.engine.clock import Clock
 from workflow.models import Base
 
-db = SQLAlchemy(model_class=Base)
+# Not expired on commit: a request answers from the objects it holds (the case it just moved, the user it
+# authenticated) rather than reading them again in a new transaction. Each request has its own session,
+# so nothing outlives the request that loaded it.
+db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
 migrate = Migrate(render_as_batch=True, compare_type=True)  # batch: SQLite cannot ALTER most things
 
 
@@ -25,6 +28,52 @@ def db_session() -> Session:
     `Session` to the engine and mypy checks the call. Use `db_session()` in web/ rather than `db.session`.
     """
     return db.session()
+
+
+_WROTE = "wrote"  # Session.info: a write since the transaction began that no commit has made durable
+
+
+def _note_write(session: Session) -> None:
+    session.info[_WROTE] = True
+
+
+def _forget_writes(session: Session) -> None:
+    session.info.pop(_WROTE, None)
+
+
+def _wrote(session: Session) -> bool:
+    return bool(session.info.get(_WROTE)) or bool(session.new or session.dirty or session.deleted)
+
+
+@event.listens_for(Session, "after_flush")
+def _after_flush(session: Session, _flush: UOWTransaction) -> None:
+    _note_write(session)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _on_execute(state: ORMExecuteState) -> None:
+    if not state.is_select:  # DML, and text() whose meaning the ORM does not know: counted as a write
+        _note_write(state.session)
+
+
+event.listen(Session, "after_commit", _forget_writes)
+event.listen(Session, "after_rollback", _forget_writes)
+
+
+def end_transaction(exc: BaseException | None) -> None:
+    """At the end of a request (or CLI command): commit a transaction that only read, roll back the rest.
+
+    Ending on COMMIT rather than the pool's ROLLBACK keeps psycopg's prepared statements: a ROLLBACK
+    empties its cache, and PostgreSQL would parse and plan every statement of the next request again.
+    A write nobody committed (a request that failed half-way) is still rolled back, never committed here.
+    """
+    session = db.session()
+    if not session.in_transaction():
+        return
+    if exc is None and not _wrote(session):
+        session.commit()
+    else:
+        session.rollback()
 
 
 @event.listens_for(Engine, "connect")

@@ -198,6 +198,12 @@ def too_many_unauthorized(retry_at: float) -> Response:
     return response
 
 
+def without_https_redirect(app: Flask, view: Any) -> Any:
+    """`view` answered over plain HTTP even under FORCE_HTTPS: the health probes of a load balancer or
+    orchestrator call the server directly, inside, and follow no redirect."""
+    return app.extensions["talisman"](force_https=False)(view)
+
+
 def init_app(app: Flask) -> None:
     """Refuse to start without a real secret key; then cookies, proxies, rate limits and headers."""
     configure_secret_key(app)

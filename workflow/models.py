@@ -1,7 +1,9 @@
 """The persistent model: plain SQLAlchemy 2 classes that `web/` hands to Flask-SQLAlchemy.
 
 One truth per fact: a case's state lives only in `cases.state`; who entered it and when are read
-from the last history row; the definition text lives only in `workflow_versions`.
+from the last history row (its seq, hash and mover are copied onto the case row as the chain's head,
+written in the same statement as the move and checked by `audit verify`); the definition text lives
+only in `workflow_versions`.
 
 A workflow's own tables live in its package on this same `Base` (workflow/appraisal/models.py).
 """
@@ -146,7 +148,9 @@ class WorkflowVersion(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(80))
     version: Mapped[int] = mapped_column(Integer)
-    source: Mapped[str] = mapped_column(Text)
+    # Deferred: a case loads its version row with it, and the 7–16 KB text is needed only to parse a
+    # version not yet in the process's cache (publishing.workflow_of).
+    source: Mapped[str] = mapped_column(Text, deferred=True)
     sha256: Mapped[str] = mapped_column(String(64))
     published_by: Mapped[str] = mapped_column(String(80))
     published_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -166,10 +170,18 @@ class Case(Base):
     created_by: Mapped[str] = mapped_column(String(80))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The head of the case's history chain, kept with every append (history.append, cases.advance) as
+    # a compare-and-set on last_seq: the next row's seq and prev_hash without reading history, and who
+    # made the last move (the four-eyes rule). 0 and GENESIS before the opening row; `audit verify`
+    # checks them against the last history row.
+    last_seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_hash: Mapped[str] = mapped_column(String(64), default="0" * 64, server_default="0" * 64)
+    last_mover: Mapped[str | None] = mapped_column(String(80))
 
     version: Mapped[WorkflowVersion] = relationship(lazy="joined")
+    # Loaded when asked for: a move stops and starts timers with statements of its own (timers.py).
     timers: Mapped[list[Timer]] = relationship(
-        back_populates="case", order_by="Timer.id", lazy="selectin", cascade="all, delete-orphan"
+        back_populates="case", order_by="Timer.id", lazy="select", cascade="all, delete-orphan"
     )
 
     # The ORM turns every UPDATE into a compare-and-set on lock_version: a concurrent change

@@ -256,8 +256,11 @@ class Ticker:
         return datetime.fromtimestamp(now, tz=UTC) + timedelta(hours=1, seconds=self.speed * (now - self.t0))
 
     def tick(self, now: datetime) -> Tick:
+        # Small batches: with the default of 100 a tick is one short transaction and the kills would
+        # seldom land inside one; this way a tick runs several, and a kill can fall between them too.
         proc = subprocess.Popen([*FLASK, "workflow", "tick", "--now", now.isoformat()], cwd=ROOT,
-                                env={**self.db.env(), "PGAPPNAME": self.name}, stdout=subprocess.PIPE,
+                                env={**self.db.env(), "PGAPPNAME": self.name, "WORKER_BATCH_SIZE": "5"},
+                                stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True)
         with self._lock:
             self._current = proc

@@ -315,6 +315,8 @@ def rewrite_with_chain(conn: sa.Connection, case_id: int, seq: int, **changes: o
             conn.execute(sa.update(table).where(table.c.id == row.id).values(
                 prev_hash=values["prev_hash"], hash=values["hash"], **changes if row.seq == seq else {}))
         prev = values["hash"]
+    # ... and moves the chain head kept on the case row to match, or verify would name the case.
+    conn.execute(sa.update(Case.__table__).where(Case.__table__.c.id == case_id).values(last_hash=prev))
 
 
 def test_a_rewrite_with_the_chain_recomputed_is_named_by_the_checkpoint(roles: Roles, tmp_path: Path) -> None:

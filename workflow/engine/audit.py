@@ -10,6 +10,8 @@ has to agree with its history:
   without touching the case row. So it equals the number of transition rows, and a deleted last
   move is caught even when it was a self-loop, which leaves the state as it was.
 - `state` is where the last move went.
+- `last_seq`, `last_hash` and `last_mover`, the chain head a move reads instead of the history, are
+  the last row's seq and hash and the actor of the last move.
 - `data` is what replaying the moves gives: row 1 stores the full opening data (defaults and
   computed fields included); each later move's typed inputs marked `to_case` land on the case,
   then the computed fields are evaluated again, exactly as cases.advance does.
@@ -54,6 +56,9 @@ class CaseRow:
     state: str
     lock_version: int
     data: dict[str, Any]
+    last_seq: int | None = None  # the chain head; None: not checked
+    last_hash: str | None = None
+    last_mover: str | None = None
 
 
 def verify_all(session: Session, clock: Clock, batch: int = 500) -> tuple[int, list[Break]]:
@@ -67,7 +72,8 @@ def verify_all(session: Session, clock: Clock, batch: int = 500) -> tuple[int, l
     definitions = _Definitions(session)
     while True:
         cases = [CaseRow(*row) for row in session.execute(
-            select(Case.id, Case.version_id, Case.state, Case.lock_version, Case.data)
+            select(Case.id, Case.version_id, Case.state, Case.lock_version, Case.data,
+                   Case.last_seq, Case.last_hash, Case.last_mover)
             .where(Case.id > after).order_by(Case.id).limit(batch)
         )]
         if not cases:
@@ -103,9 +109,24 @@ def verify_case_row(
                                              f"but its history holds {len(moves)} moves"))
     if moves and moves[-1].to_state != case.state:
         found.append(Break(case.id, moves[-1].seq, "the case's state differs from its last history row"))
+    if not found:  # a head that disagrees with a row already shown missing would only add noise
+        found += _head_breaks(case, entries[-1], moves[-1].actor if moves else None)
     if moves:
         found += compare_data(session, clock, workflow, case, moves)
     return found
+
+
+def _head_breaks(case: CaseRow, last: HistoryEntry, mover: str | None) -> list[Break]:
+    """A break if the chain head kept on the case row is not its last history row (and last mover)."""
+    if case.last_seq is None:
+        return []
+    if (case.last_seq, case.last_hash) != (last.seq, last.hash):
+        return [Break(case.id, last.seq, f"the case's chain head (last_seq {case.last_seq}) differs from its "
+                                         f"last history row (seq {last.seq})" if case.last_seq != last.seq
+                      else "the case's chain head (last_hash) differs from its last history row's hash")]
+    if case.last_mover != mover:
+        return [Break(case.id, last.seq, "the case's last_mover differs from the actor of its last move")]
+    return []
 
 
 # --- replaying the data --------------------------------------------------------------------------

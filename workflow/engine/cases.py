@@ -6,30 +6,38 @@ data, history and timers of one move land in one transaction or not at all.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import CursorResult, Table, bindparam, select, update
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import flag_modified
-from sqlalchemy.orm.exc import StaleDataError
 
 from ..definitions import Definition, FieldSpec, TransitionSpec, expressions, values
 from ..definitions.schema import SYSTEM_ROLE, GuardSpec, InputSpec
 from ..models import Case, HistoryEntry, User
-from . import derived, extensions, history, numbering, policy, timers
+from . import derived, extensions, history, numbering, observe, policy, timers
 from .clock import Clock
 from .errors import GuardFailed, InvalidInputs, NotFound, RoleRefused, StaleCase, UnknownAction
 from .limits import check_comment
 from .machines import Workflow
 from .policy import Actor, may_open, refuse_read_only
 from .publishing import current_workflow, workflow_of
-from .refusals import refusal
+from .refusals import GUARD, refusal
 
 CREATE_ACTION = "create"
 Messages = dict[str, str]
 
 
 MAX_ID = 2**31 - 1  # ids are 32-bit integers on PostgreSQL
+
+_CASES = cast(Table, Case.__table__)
+# A move's compare-and-set, built once: the b_ parameters are the case as loaded.
+_MOVE = (
+    update(_CASES)
+    .where(_CASES.c.id == bindparam("b_id"), _CASES.c.lock_version == bindparam("b_version"),
+           _CASES.c.last_seq == bindparam("b_seq"))
+    .values({name: bindparam(name) for name in (
+        "state", "data", "number", "updated_at", "lock_version", "last_seq", "last_hash", "last_mover")})
+)
 
 
 def get_case(session: Session, case_id: int) -> Case:
@@ -171,9 +179,8 @@ def open_case(
 
 
 def entered_by(session: Session, case: Case) -> str | None:
-    """Who made the move that put the case in its current state."""
-    last = history.last_entry(session, case.id, kind=history.TRANSITION)
-    return last.actor if last else None
+    """Who made the move that put the case in its current state (kept on the case row with each move)."""
+    return case.last_mover
 
 
 def _context(clock: Clock) -> dict[str, Any]:
@@ -238,6 +245,7 @@ def advance(
         )
     # State, read-only, roles, assignee and four-eyes; the guards wait for the inputs, below.
     if (refused := refusal(session, case, transition, actor, clock, guards=False)) is not None:
+        observe.refused(refused.code)
         raise refused.error()
     typed_inputs = _check_values(session, clock, list(transition.inputs), inputs or {}, "inputs")
     extensions.complete_inputs(session, definition, typed_inputs, case.data)
@@ -246,6 +254,7 @@ def advance(
     for guard in transition.guards:
         if not expressions.evaluate(guard.when, names, functions):
             fields = {guard.field: guard.message} if guard.field else {}
+            observe.refused(GUARD)
             raise GuardFailed(guard.message["en"], guard.message["zh"], fields)
 
     from_state = case.state
@@ -256,30 +265,30 @@ def advance(
     number = case.number
     if definition.number and definition.number.assign_on == action and number is None:
         number = numbering.assign(session, definition.key, definition.number, clock.local(now))
-    # All of the case's columns change together after any query, so one UPDATE (one lock_version step) carries them.
-    case.number = number
     merged = {**case.data, **{k: v for k, v in stored_inputs.items() if k in to_case}}
-    case.data = derived.recompute(session, definition, merged, _context(clock))
-    case.state = dest
-    case.updated_at = now
-    # A self-loop taken within the same microsecond changes no column; it is still a move, and
-    # every move must pass the compare-and-set and step lock_version.
-    flag_modified(case, "state")
-    name = number or case.id
+    data = derived.recompute(session, definition, merged, _context(clock))
+    row = history.next_row(case, at=now, actor=actor.name, action=action, from_state=from_state, to_state=dest,
+                           inputs=stored_inputs, comment=comment)
+    # One UPDATE carries every column of the move and the chain head, as a compare-and-set on both
+    # lock_version (moves) and last_seq (notices, which leave lock_version as it is). A self-loop
+    # changes no other column; it is still a move and steps lock_version.
+    moved = {"state": dest, "data": data, "number": number, "updated_at": now,
+             "lock_version": case.lock_version + 1, **history.head_of(row)}
+    result = cast(CursorResult[Any], session.connection().execute(
+        _MOVE, {"b_id": case.id, "b_version": case.lock_version, "b_seq": case.last_seq, **moved}
+    ))
+    if result.rowcount != 1:
+        raise history.stale(case)
     try:
-        session.flush()
-    except StaleDataError:
-        raise StaleCase(
-            f"Case {name} was changed by someone else at the same moment; reload it and try again",
-            f"案件 {name} 同时被他人修改，请刷新后重试",
-        ) from None
-    entry = history.append(
-        session, case, at=now, actor=actor.name, action=action, from_state=from_state, to_state=dest,
-        inputs=stored_inputs, comment=comment,
-    )
-    timers.on_transition(
-        session, clock, definition, case, action=action, from_state=from_state, to_state=dest, at=now,
-        typed_data=typed_data(definition, case.data),
-    )
-    extensions.run_effects(session, clock, definition, transition, case, now)
+        entry = history.insert_row(session, row)
+        history.set_head(case, moved)  # the session's Case as the UPDATE left it: no reload, no second UPDATE
+        timers.on_transition(
+            session, clock, definition, case, action=action, from_state=from_state, to_state=dest, at=now,
+            typed_data=typed_data(definition, case.data),
+        )
+        extensions.run_effects(session, clock, definition, transition, case, now)
+    except BaseException:
+        session.expire(case)  # whatever rolls back, the Case must not keep state the database may not
+        raise
+    observe.moved(session, definition.key, action)
     return entry

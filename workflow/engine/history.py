@@ -11,28 +11,36 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import CursorResult, Table, bindparam, insert, select, update
+from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm.attributes import manager_of_class, set_committed_value
 
 from ..models import Case, HistoryEntry
+from .errors import StaleCase
 
 GENESIS = "0" * 64
 TRANSITION = "transition"
 NOTICE = "notice"
 
 
-def canonical(entry: HistoryEntry) -> str:
-    at = entry.at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+def canonical_row(
+    case_id: int, seq: int, kind: str, at: datetime, actor: str, action: str, from_state: str | None,
+    to_state: str, inputs: dict[str, Any], comment: str | None,
+) -> str:
     row = {
-        "case_id": entry.case_id, "seq": entry.seq, "at": at, "actor": entry.actor,
-        "action": entry.action, "from": entry.from_state, "to": entry.to_state,
-        "inputs": entry.inputs, "comment": entry.comment,
+        "case_id": case_id, "seq": seq, "at": at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "actor": actor, "action": action, "from": from_state, "to": to_state, "inputs": inputs, "comment": comment,
     }
-    if entry.kind != TRANSITION:  # transitions hash as they always have: old chains stay valid
-        row["kind"] = entry.kind
+    if kind != TRANSITION:  # transitions hash as they always have: old chains stay valid
+        row["kind"] = kind
     return json.dumps(row, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def canonical(entry: HistoryEntry) -> str:
+    return canonical_row(entry.case_id, entry.seq, entry.kind, entry.at, entry.actor, entry.action,
+                         entry.from_state, entry.to_state, entry.inputs, entry.comment)
 
 
 def compute_hash(prev_hash: str, entry: HistoryEntry) -> str:
@@ -47,25 +55,91 @@ def last_entry(session: Session, case_id: int, kind: str | None = None) -> Histo
     return session.scalars(query.order_by(HistoryEntry.seq.desc()).limit(1)).first()
 
 
+def next_row(
+    case: Case, *, at: datetime, actor: str, action: str, from_state: str | None, to_state: str,
+    inputs: dict[str, Any], comment: str | None, kind: str = TRANSITION,
+) -> dict[str, Any]:
+    """The column values of the row that follows the case's chain head (cases.last_seq, last_hash)."""
+    seq, prev_hash = case.last_seq + 1, case.last_hash
+    # The chain is hashed with microsecond precision, the finest both databases keep.
+    at = at.astimezone(UTC)
+    comment = comment or None
+    text = canonical_row(case.id, seq, kind, at, actor, action, from_state, to_state, inputs, comment)
+    return {
+        "case_id": case.id, "seq": seq, "kind": kind, "at": at, "actor": actor, "action": action,
+        "from_state": from_state, "to_state": to_state, "inputs": inputs, "comment": comment,
+        "prev_hash": prev_hash, "hash": hashlib.sha256((prev_hash + text).encode("utf-8")).hexdigest(),
+    }
+
+
+def head_of(row: dict[str, Any]) -> dict[str, Any]:
+    """The chain head columns of the case once `row` is written (last_mover moves with transitions only)."""
+    head = {"last_seq": row["seq"], "last_hash": row["hash"]}
+    if row["kind"] == TRANSITION:
+        head["last_mover"] = row["actor"]
+    return head
+
+
+def insert_row(session: Session, row: dict[str, Any]) -> HistoryEntry:
+    """INSERT `row` (from next_row) and hand it back as a persistent, unmodified HistoryEntry of the session."""
+    result = cast(CursorResult[Any], session.connection().execute(_INSERT, row))
+    (entry_id,) = result.inserted_primary_key or (None,)
+    # Built as the ORM builds a loaded row (values straight into __dict__), not through __init__'s
+    # attribute events, which would cost more than the INSERT itself.
+    entry: HistoryEntry = _ENTRY_MANAGER.new_instance()
+    entry.__dict__.update(row, id=entry_id)
+    make_transient_to_detached(entry)
+    session.add(entry)
+    return entry
+
+
+def set_head(case: Case, head: dict[str, Any]) -> None:
+    """Tell the session's Case what the statement just wrote, as committed state (no second UPDATE)."""
+    for name, value in head.items():
+        set_committed_value(case, name, value)
+
+
+def stale(case: Case) -> StaleCase:
+    name = case.number or case.id
+    return StaleCase(
+        f"Case {name} was changed by someone else at the same moment; reload it and try again",
+        f"案件 {name} 同时被他人修改，请刷新后重试",
+    )
+
+
+_CASES = cast(Table, Case.__table__)
+_INSERT = insert(cast(Table, HistoryEntry.__table__))
+_ENTRY_MANAGER = manager_of_class(HistoryEntry)
+# The chain head moves by compare-and-set on last_seq: of two appends on the same head, one loses.
+_HEAD = {
+    mover: update(_CASES)
+    .where(_CASES.c.id == bindparam("b_id"), _CASES.c.last_seq == bindparam("b_seq"))
+    .values(last_seq=bindparam("last_seq"), last_hash=bindparam("last_hash"),
+            **({"last_mover": bindparam("last_mover")} if mover else {}))
+    for mover in (True, False)
+}
+
+
 def append(
     session: Session, case: Case, *, at: datetime, actor: str, action: str, from_state: str | None,
     to_state: str, inputs: dict[str, Any], comment: str | None, kind: str = TRANSITION,
 ) -> HistoryEntry:
-    """Add the next history row of `case` (flushed so that its id and chain are fixed).
+    """Add the next history row of `case`, moving the chain head on the case row with it.
 
-    The caller holds the case's row lock (the compare-and-set UPDATE of a move, or SELECT … FOR
-    UPDATE for a notice), so no one else can take the same seq meanwhile.
+    The head moves by a compare-and-set on `cases.last_seq`: if another transaction appended to the
+    case since this session read it, nothing is written and StaleCase (a 409) says so. Callers that
+    hold the case's row lock (a move's UPDATE, SELECT … FOR UPDATE for a notice) never lose it.
     """
-    previous = last_entry(session, case.id)
-    # The chain is hashed with microsecond precision, the finest both databases keep.
-    entry = HistoryEntry(
-        case_id=case.id, seq=(previous.seq + 1) if previous else 1, kind=kind, at=at.astimezone(UTC),
-        actor=actor, action=action, from_state=from_state, to_state=to_state,
-        inputs=inputs, comment=comment or None, prev_hash=previous.hash if previous else GENESIS,
-    )
-    entry.hash = compute_hash(entry.prev_hash, entry)
-    session.add(entry)
-    session.flush()
+    row = next_row(case, at=at, actor=actor, action=action, from_state=from_state, to_state=to_state,
+                   inputs=inputs, comment=comment, kind=kind)
+    head = head_of(row)
+    result = cast(CursorResult[Any], session.connection().execute(
+        _HEAD["last_mover" in head], {"b_id": case.id, "b_seq": case.last_seq, **head}
+    ))
+    if result.rowcount != 1:
+        raise stale(case)
+    entry = insert_row(session, row)
+    set_head(case, head)
     return entry
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import BindParameter, ColumnElement, ScalarSelect, and_, bindparam, false, func, or_, select, true
+from sqlalchemy import event as orm_events
 from sqlalchemy.orm import Session
 
 from ..definitions import Definition, TransitionSpec
@@ -59,9 +60,26 @@ def _reads_everything(actor: Actor) -> bool:
 
 
 def department_of(session: Session, name: str) -> str | None:
-    """The department the staff register puts `name` in, or None for someone not on it."""
-    department: str | None = session.scalar(extensions.department_query(name))
-    return department
+    """The department the staff register puts `name` in, or None for someone not on it.
+
+    Read once until the session next writes or ends its transaction: a list asks it for every case on its
+    page, and the register does not change under a request that only reads.
+    """
+    known: dict[str, str | None] = session.info.setdefault(_DEPARTMENTS, {})
+    if name not in known:
+        known[name] = session.scalar(extensions.department_query(name))
+    return known[name]
+
+
+_DEPARTMENTS = "departments"  # Session.info: the departments read in this transaction, by user name
+
+
+def _forget_departments(session: Session, *_: Any) -> None:
+    session.info.pop(_DEPARTMENTS, None)
+
+
+for _event in ("after_flush", "after_commit", "after_rollback"):
+    orm_events.listen(Session, _event, _forget_departments)
 
 
 def readers(definition: Definition) -> frozenset[str]:

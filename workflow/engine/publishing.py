@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from ..definitions import DefinitionInvalid, load_text
 from ..models import WorkflowVersion
 from .errors import DefinitionRejected, NotFound
-from .machines import Workflow, workflow_for
+from .machines import Workflow, cached_workflow, workflow_for
 
 
 def publish_definition(
@@ -57,7 +57,8 @@ def latest_versions(session: Session) -> list[WorkflowVersion]:
 
 
 def workflow_of(version: WorkflowVersion) -> Workflow:
-    return workflow_for(version.id, version.source, version.key)
+    """The version's parsed definition and machine; its (deferred) source is read only on the first call."""
+    return cached_workflow(version.id, version.sha256) or workflow_for(version.id, version.source, version.key)
 
 
 def current_workflow(session: Session, key: str) -> tuple[WorkflowVersion, Workflow]:

@@ -62,6 +62,9 @@ def user_of_session(session: Session, session_id: str, now: datetime) -> User | 
         .join(UserSession, UserSession.user_id == User.id)
         .options(joinedload(User.role_rows))
         .where(UserSession.digest == _digest(session_id), UserSession.ended_at.is_(None), User.disabled_at.is_(None))
+        # Fresh even in a session that holds the user already (sessions are not expired on commit): roles
+        # taken away count from the next request.
+        .execution_options(populate_existing=True)
     ).unique().first()
     if row is None:
         return None

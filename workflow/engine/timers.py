@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
+from sqlalchemy import Table, bindparam, insert, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from ..definitions import Definition, TimerSpec, expressions
 from ..definitions.schema import Duration, Event
@@ -57,24 +60,24 @@ def _matches(events: tuple[Event, ...], action: str, from_state: str | None, to_
     return False
 
 
-def on_transition(
-    session: Session, clock: Clock, definition: Definition, case: Case, *, action: str,
-    from_state: str | None, to_state: str, at: datetime, typed_data: dict[str, Any],
-) -> None:
-    """Stop the timers this move stops, then start the ones it starts (restarting a running one)."""
-    running = {t.name: t for t in case.timers if t.status == "running"}
-    final = definition.is_final(to_state)
-    for spec in definition.timers:
-        timer = running.get(spec.name)
-        if timer and (final or _matches(spec.stop, action, from_state, to_state)):
-            stop(timer, at)
-            running.pop(spec.name)
-            if at > timer.due_at and (spec.late_notice or spec.late_notify):
-                notices.announce(session, clock, definition, case, timer, spec, spec.late_notice or "late", at)
-    if final:
-        session.flush()
-        return
-    started: list[Timer] = []
+_TIMERS = cast(Table, Timer.__table__)
+_START = insert(_TIMERS)
+# Stops the case's running timers of the names given, and says which ones it stopped.
+_STOP = (
+    update(_TIMERS)
+    .where(_TIMERS.c.case_id == bindparam("b_case"), _TIMERS.c.status == "running",
+           _TIMERS.c.name.in_(bindparam("b_names", expanding=True)))
+    .values(status="stopped", stopped_at=bindparam("b_at"), next_action_at=None)
+    .returning(_TIMERS.c.id, _TIMERS.c.name, _TIMERS.c.due_at)
+)
+
+
+def _starts(
+    clock: Clock, definition: Definition, case: Case, action: str, from_state: str | None, to_state: str,
+    at: datetime, typed_data: dict[str, Any],
+) -> list[dict[str, Any]]:
+    """The rows of the timers this move starts."""
+    rows: list[dict[str, Any]] = []
     for spec in definition.timers:
         if not _matches(spec.start, action, from_state, to_state):
             continue
@@ -83,21 +86,93 @@ def on_transition(
         due = due_at(clock, spec, at, case.data)
         if due is None:
             continue
-        if spec.name in running:  # started again: the clock restarts
-            stop(running[spec.name], at)
         warn = add_duration(clock, due, spec.warn_before, sign=-1) if spec.warn_before else None
         if warn is not None and warn <= at:
             warn = None  # a warning that would come before the timer starts is no warning
-        started.append(Timer(
-            case_id=case.id, name=spec.name, status="running", started_at=at, due_at=due, warn_at=warn,
-            next_action_at=warn or due,
-        ))
-    # Added by case_id rather than through case.timers: a collection change would bump the case's
-    # lock_version a second time, and lock_version counts moves.
-    session.add_all(started)
-    session.flush()
+        rows.append({"case_id": case.id, "name": spec.name, "status": "running", "started_at": at, "due_at": due,
+                     "warn_at": warn, "next_action_at": warn or due})
+    return rows
+
+
+def on_transition(
+    session: Session, clock: Clock, definition: Definition, case: Case, *, action: str,
+    from_state: str | None, to_state: str, at: datetime, typed_data: dict[str, Any],
+) -> None:
+    """Stop the timers this move stops, then start the ones it starts (restarting a running one).
+
+    Read from the definition alone, without loading the case's timers: one UPDATE stops the running
+    ones this move stops or restarts (only when there are such names), one INSERT starts the new ones.
+    """
+    final = definition.is_final(to_state)
+    stopping = [s for s in definition.timers if final or _matches(s.stop, action, from_state, to_state)]
+    started = [] if final else _starts(clock, definition, case, action, from_state, to_state, at, typed_data)
+    # Stopped, or restarted: only those that can be running in the state the case leaves.
+    names = ({s.name for s in stopping} | {row["name"] for row in started}) & may_run(definition, from_state)
+    if names:
+        stopped = session.connection().execute(_STOP, {"b_case": case.id, "b_names": sorted(names), "b_at": at}).all()
+        _stopped_in_session(session, [timer_id for timer_id, _, _ in stopped], at)
+        # A restarted timer is stopped without a word; one this move stops may be late.
+        due_by_name = {name: (timer_id, due) for timer_id, name, due in stopped}
+        for spec in stopping:
+            timer_id, due = due_by_name.get(spec.name, (None, None))
+            if timer_id is not None and due is not None and at > due and (spec.late_notice or spec.late_notify):
+                timer = session.get(Timer, timer_id)
+                assert timer is not None  # stopped just now
+                notices.announce(session, clock, definition, case, timer, spec, spec.late_notice or "late", at)
     if started:
+        session.connection().execute(_START, started)
+    if (names or started) and "timers" in case.__dict__:  # a collection loaded before the statements
         session.expire(case, ["timers"])
+
+
+_may_run: dict[int, tuple[Definition, dict[str, frozenset[str]]]] = {}
+
+
+def may_run(definition: Definition, state: str | None) -> frozenset[str]:
+    """The timers that can be running while a case of `definition` is in `state` (none before opening).
+
+    Only on_transition starts and stops timers, and whether a move starts or stops one depends on the
+    move alone (a start's `when` can only make it start less), so what can be running in each state
+    follows from the definition: from the opening, along every transition, to a fixed point.
+    """
+    known = _may_run.get(id(definition))
+    if known is None or known[0] is not definition:
+        if len(_may_run) >= 1024:  # definitions live in the version cache; this only follows it
+            _may_run.clear()
+        known = _may_run[id(definition)] = (definition, _running_by_state(definition))
+    return known[1].get(state, frozenset()) if state is not None else frozenset()
+
+
+def _running_by_state(definition: Definition) -> dict[str, frozenset[str]]:
+    def starts(action: str, source: str | None, dest: str) -> set[str]:
+        return {spec.name for spec in definition.timers if _matches(spec.start, action, source, dest)}
+
+    stops = {spec.name: spec.stop for spec in definition.timers}
+    running: dict[str, set[str]] = {state: set() for state in definition.states}
+    if not definition.is_final(definition.initial_state):
+        running[definition.initial_state] |= starts("create", None, definition.initial_state)
+    moves = [(t.name, source, t.dest) for t in definition.transitions.values() for source in t.sources]
+    changed = True
+    while changed:
+        changed = False
+        for action, source, dest in moves:
+            if definition.is_final(dest):
+                continue  # a final state stops every timer
+            kept = {n for n in running[source] if not _matches(stops[n], action, source, dest)}
+            reached = kept | starts(action, source, dest)
+            if not reached <= running[dest]:
+                running[dest] |= reached
+                changed = True
+    return {state: frozenset(names) for state, names in running.items()}
+
+
+def _stopped_in_session(session: Session, timer_ids: list[int], at: datetime) -> None:
+    """What _STOP wrote, as committed state of the Timer objects this session already holds."""
+    for timer_id in timer_ids:
+        timer = session.identity_map.get(identity_key(Timer, timer_id))
+        if isinstance(timer, Timer):
+            for name, value in (("status", "stopped"), ("stopped_at", at), ("next_action_at", None)):
+                set_committed_value(timer, name, value)
 
 
 def stop(timer: Timer, at: datetime) -> None:

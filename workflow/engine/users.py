@@ -213,6 +213,9 @@ def user_by_token(session: Session, token: str, now: datetime) -> User | None:
             ApiToken.digest == token_digest(token), ApiToken.revoked_at.is_(None), ApiToken.expires_at > now,
             User.disabled_at.is_(None),
         )
+        # Fresh even in a session that holds the user already (sessions are not expired on commit): roles
+        # taken away count from the next request.
+        .execution_options(populate_existing=True)
     ).unique().first()
     if row is None:
         return None

@@ -1,31 +1,49 @@
 """The timer worker: fires what is due, exactly once, however many workers share the database.
 
-Each case with something due is handled in its own transaction that first locks the case row
-(`FOR UPDATE SKIP LOCKED` on PostgreSQL: a second worker skips it instead of waiting) and then
-re-reads that case's due timers. The re-read matters: a worker that locks a case just after another
-committed sees the new `next_action_at` and does nothing. A worker killed mid-case leaves its
-transaction uncommitted, so the next sweep does the whole case again, once.
+A sweep works in batches, each one transaction. The batch's first statement locks up to `batch_size`
+cases that have something due (`FOR UPDATE SKIP LOCKED` on PostgreSQL: a second worker skips them
+instead of waiting, and takes the next ones); the second re-reads those cases' timers, locked too. The
+re-read matters: a worker that locks a case just after another committed sees the new `next_action_at`
+and does nothing. Each case then runs in its own SAVEPOINT, so a case whose firing fails is rolled back
+alone and reported, while the batch's other cases commit together. A worker killed mid-batch leaves the
+whole batch uncommitted, so the next sweep does those cases again, once.
+
+SQLite has no row locks (`FOR UPDATE` is left out there): a batch holds the database's one write lock
+from its first write until it commits, which keeps two workers from firing anything twice but gains
+nothing from a second one. Run one worker on SQLite.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+import logging
+import time
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import Select, select
-from sqlalchemy.orm import Session
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session, lazyload
+from sqlalchemy.orm.attributes import set_committed_value
 
-from ..definitions import TimerSpec
+from ..definitions import Definition, TimerSpec
 from ..models import Case, Closure, Timer
-from . import notices
+from . import notices, observe
 from .cases import advance
 from .clock import Clock
 from .errors import WorkflowError
 from .publishing import workflow_of
 from .timers import add_duration, stop
 from .users import SYSTEM
+
+# A batch holds its cases' row locks (on SQLite: the write lock) until it commits, and a killed worker
+# repeats a whole batch: large enough to spread the statements and the commit over many cases, small
+# enough to keep that short.
+DEFAULT_BATCH_SIZE = 100
+MAX_BATCH_SIZE = 1000
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -36,22 +54,34 @@ class TickReport:
     reminders: int = 0
     fired: int = 0
     refused: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+
+    def add(self, other: TickReport) -> None:
+        """Count `other` (one case's work, once it is safely in the batch) into this report."""
+        for name in ("cases", "warnings", "expired", "reminders", "fired"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.refused += other.refused
+        self.failed += other.failed
 
     def __str__(self) -> str:
         text = (f"{self.cases} case(s): {self.warnings} warning(s), {self.expired} expired, "
                 f"{self.reminders} reminder(s), {self.fired} transition(s) fired")
-        return text + "".join(f"\n  refused: {r}" for r in self.refused)
+        return (text + "".join(f"\n  refused: {r}" for r in self.refused)
+                + "".join(f"\n  failed, left for the next sweep: {f}" for f in self.failed))
 
 
-def due_cases(now: datetime, limit: int = 1) -> Select[Case]:
-    """Cases with a timer whose next moment has come; reads the partial index on timers only."""
+def due_cases(now: datetime, limit: int = 1, skip: Collection[int] = ()) -> Select[Case]:
+    """Cases with a timer whose next moment has come; reads the partial index on timers only.
+
+    `skip`: cases this sweep already failed on, so that a failing case is not taken again at once.
+    """
     due = select(Timer.case_id).where(
         Timer.status == "running", Timer.next_action_at.is_not(None), Timer.next_action_at <= now
     )
-    return (
-        select(Case).where(Case.id.in_(due)).order_by(Case.id).limit(limit)
-        .with_for_update(skip_locked=True, of=Case)
-    )
+    query = select(Case).where(Case.id.in_(due))
+    if skip:
+        query = query.where(Case.id.not_in(skip))
+    return query.order_by(Case.id).limit(limit).with_for_update(skip_locked=True, of=Case)
 
 
 def refresh_closures(session: Session, clock: Clock) -> None:
@@ -60,21 +90,44 @@ def refresh_closures(session: Session, clock: Clock) -> None:
     clock.calendar.set_closures(session.scalars(select(Closure.day)))
 
 
+def lock_batch(session: Session, now: datetime, limit: int, skip: Collection[int] = ()) -> list[Case]:
+    """Lock up to `limit` due cases and then all their timers, each case's `timers` filled from one query."""
+    # The timers come from the locking query below, not from the relationship's own load, which would
+    # read them a second time, unlocked.
+    cases = list(session.scalars(due_cases(now, limit, skip).options(lazyload(Case.timers))))
+    if not cases:
+        return cases
+    timers = session.scalars(
+        select(Timer).where(Timer.case_id.in_([c.id for c in cases]))
+        .order_by(Timer.case_id, Timer.id).with_for_update()
+    ).all()
+    by_case: dict[int, list[Timer]] = {c.id: [] for c in cases}
+    for timer in timers:
+        by_case[timer.case_id].append(timer)
+    for case in cases:
+        set_committed_value(case, "timers", by_case[case.id])
+    return cases
+
+
 def _working_repeat(spec: TimerSpec) -> bool:
     return spec.repeat is not None and spec.repeat.unit in ("wd", "wh")
 
 
-def process_case(session: Session, clock: Clock, case: Case, now: datetime, email: bool, report: TickReport) -> None:
-    """Do everything due on `case` up to `now`, with the case row already locked by the caller."""
+def _due(case: Case, now: datetime) -> list[Timer]:
+    due = [t for t in case.timers
+           if t.status == "running" and t.next_action_at is not None and t.next_action_at <= now]
+    return sorted(due, key=lambda t: (t.next_action_at, t.id))
+
+
+def process_case(
+    session: Session, clock: Clock, definition: Definition, case: Case, now: datetime, email: bool,
+    report: TickReport,
+) -> None:
+    """Do everything due on `case` up to `now`, with the case row and its timers already locked."""
     assert clock.calendar is not None
-    definition = workflow_of(case.version).definition
     specs = {t.name: t for t in definition.timers}
     at_now = dataclasses.replace(clock, now_fn=lambda: now)
-    timers = session.scalars(
-        select(Timer).where(Timer.case_id == case.id, Timer.status == "running", Timer.next_action_at <= now)
-        .order_by(Timer.next_action_at, Timer.id).with_for_update()
-    ).all()
-    for timer in timers:
+    for timer in _due(case, now):
         spec = specs.get(timer.name)
         if spec is None:  # cannot happen for a version that never changes; stop rather than loop
             stop(timer, now)
@@ -128,19 +181,64 @@ def _fire(session: Session, clock: Clock, case: Case, spec: TimerSpec, report: T
         report.refused.append(f"case {case.number or case.id}: {spec.fire}: {exc.messages['en']}")
 
 
+def process_batch(
+    session: Session, clock: Clock, cases: Sequence[Case], now: datetime, email: bool, report: TickReport,
+    failed: set[int],
+) -> None:
+    """Each case of a locked batch in its own SAVEPOINT: one that raises is rolled back and reported alone.
+
+    Adds the ids of the cases that failed to `failed`.
+    """
+    definitions: dict[int, Definition] = {}
+    for case in cases:
+        name = case.number or f"#{case.id}"  # read now: a rolled-back case's attributes are expired
+        definition = definitions.get(case.version_id)
+        if definition is None:
+            definition = definitions[case.version_id] = workflow_of(case.version).definition
+        done = TickReport(cases=1)
+        try:
+            with session.begin_nested():
+                process_case(session, clock, definition, case, now, email, done)
+        except Exception as exc:  # whatever broke this one case must not take the batch down with it
+            if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+                raise  # not this case's fault: the batch is lost as a whole and the next sweep redoes it
+            log.exception("timer worker: case %s failed at %s", name, now.isoformat())
+            report.failed.append(f"case {name}: {type(exc).__name__}: {exc}")
+            failed.add(case.id)
+            continue
+        report.add(done)
+
+
 def fire_due_timers(
     session_factory: Callable[[], Session], clock: Clock, now: datetime | None = None,
-    email: bool = False, max_cases: int | None = None,
+    email: bool = False, max_cases: int | None = None, batch_size: int = DEFAULT_BATCH_SIZE,
 ) -> TickReport:
-    """Fire everything due at `now` (default: the clock's now), one case per transaction."""
+    """Fire everything due at `now` (default: the clock's now), `batch_size` cases per transaction.
+
+    A case whose firing fails is reported in `failed` and not taken again in this sweep; its timers stay
+    due, so the next sweep tries it again.
+    """
+    if not 1 <= batch_size <= MAX_BATCH_SIZE:
+        raise ValueError(f"batch size {batch_size} is not between 1 and {MAX_BATCH_SIZE}")
+    started = time.perf_counter()
     now = now or clock.now()
     report = TickReport()
-    while max_cases is None or report.cases < max_cases:
+    failed: set[int] = set()
+    first = True
+    while max_cases is None or report.cases + len(failed) < max_cases:
+        limit = batch_size if max_cases is None else min(batch_size, max_cases - report.cases - len(failed))
+        fired_before = report.fired
         with session_factory() as session, session.begin():
-            refresh_closures(session, clock)
-            case = session.scalars(due_cases(now)).first()
-            if case is None:
+            if first:  # once per sweep; an empty one too, since moves made in between read the calendar
+                refresh_closures(session, clock)
+                first = False
+            cases = lock_batch(session, now, limit, failed)
+            if not cases:
                 break
-            process_case(session, clock, case, now, email, report)
-            report.cases += 1
+            process_batch(session, clock, cases, now, email, report, failed)
+        # A short batch took every due case no other worker holds. Only a fired move can have made
+        # another one due since (a timer it started whose deadline has passed), so only then look again.
+        if len(cases) < limit and report.fired == fired_before:
+            break
+    observe.swept(time.perf_counter() - started, report.cases)
     return report
