@@ -16,6 +16,7 @@ import pytest
 
 from web.extensions import db
 from workflow.appraisal import set_staff
+from workflow.engine.users import disable_user, user_by_name
 
 from .paths import (
     CasePath,
@@ -155,6 +156,15 @@ def test_only_a_technician_can_be_sent(api):
     case = log_call(api)
     error = refused(api, SUPERVISOR, case, "dispatch", {"technician": CLERK}, status=422, code="invalid_inputs")
     assert list(error["fields"]) == ["technician"]
+
+
+def test_a_disabled_technician_cannot_be_sent(api, clock):
+    case = log_call(api)
+    api.user(TECHNICIAN, "technician")
+    disable_user(db.session, user_by_name(db.session, TECHNICIAN), clock.now())
+    db.session.commit()
+    error = refused(api, SUPERVISOR, case, "dispatch", {"technician": TECHNICIAN}, status=422, code="invalid_inputs")
+    assert "no active user" in error["fields"]["technician"]
 
 
 def test_only_the_technician_sent_takes_the_technicians_steps(api):

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from ..definitions import Definition, FieldSpec, TransitionSpec, expressions, values
 from ..definitions.schema import SYSTEM_ROLE, GuardSpec, InputSpec
-from ..models import Case, HistoryEntry, User
+from ..models import Case, HistoryEntry
 from . import derived, extensions, history, numbering, observe, policy, timers
 from .clock import Clock
 from .errors import GuardFailed, InvalidInputs, NotFound, RoleRefused, StaleCase, UnknownAction
@@ -22,6 +22,7 @@ from .machines import Workflow
 from .policy import Actor, may_open, refuse_read_only
 from .publishing import current_workflow, workflow_of
 from .refusals import GUARD, refusal
+from .users import user_by_name
 
 CREATE_ACTION = "create"
 Messages = dict[str, str]
@@ -69,8 +70,8 @@ def _resolve_ref(session: Session, spec: FieldSpec, value: str) -> str | Message
 
 def _user_refusal(session: Session, spec: FieldSpec, name: str) -> Messages | None:
     """Why `name` cannot fill a field that names a user holding `spec.user_role`, or None if it can."""
-    user = session.scalar(select(User).where(User.name == name))
-    if user is None or not getattr(user, "active", True):
+    user = user_by_name(session, name)
+    if user is None or user.disabled_at is not None:
         return {"en": f"there is no active user {name!r}", "zh": f"没有在用的用户 {name!r}"}
     if spec.user_role not in user.roles:
         return {"en": f"{name} does not hold the role {spec.user_role}", "zh": f"{name} 不具有角色 {spec.user_role}"}
