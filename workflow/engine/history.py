@@ -43,8 +43,12 @@ def canonical(entry: HistoryEntry) -> str:
                          entry.from_state, entry.to_state, entry.inputs, entry.comment)
 
 
+def _chain_hash(prev_hash: str, canonical_text: str) -> str:
+    return hashlib.sha256((prev_hash + canonical_text).encode("utf-8")).hexdigest()
+
+
 def compute_hash(prev_hash: str, entry: HistoryEntry) -> str:
-    return hashlib.sha256((prev_hash + canonical(entry)).encode("utf-8")).hexdigest()
+    return _chain_hash(prev_hash, canonical(entry))
 
 
 def last_entry(session: Session, case_id: int, kind: str | None = None) -> HistoryEntry | None:
@@ -68,7 +72,7 @@ def next_row(
     return {
         "case_id": case.id, "seq": seq, "kind": kind, "at": at, "actor": actor, "action": action,
         "from_state": from_state, "to_state": to_state, "inputs": inputs, "comment": comment,
-        "prev_hash": prev_hash, "hash": hashlib.sha256((prev_hash + text).encode("utf-8")).hexdigest(),
+        "prev_hash": prev_hash, "hash": _chain_hash(prev_hash, text),
     }
 
 
