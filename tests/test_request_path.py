@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from web.extensions import db
+from web.extensions import db, end_transaction
 from workflow.engine import Actor, advance, open_case
 
 from .test_ui import Person
@@ -199,3 +199,19 @@ def test_the_ui_lists_read_as_much_for_500_cases_as_for_5(app, many, page):
     large, response = _count(lambda: person.get(page))
     assert small == large
     assert response.text.count('href="/cases/') >= (many - 60 if page == "/" else many)
+
+
+def test_a_write_no_orm_event_reports_is_rolled_back_not_committed_at_the_end(app):
+    """The engine moves cases with Core statements on the session's connection; a request that wrote so
+    and did not commit (say, an error page rendered after a failed step) must end on ROLLBACK."""
+    closures = sa.Table("closures", sa.MetaData(), autoload_with=db.engine)
+    with app.app_context():
+        db.session.connection().execute(
+            sa.insert(closures).values(day=sa.func.current_date(), reason="core", created_by="t",
+                                       created_at=sa.func.current_timestamp()))
+        end_transaction(None)
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(closures)) == 0
+        db.session.scalar(sa.select(sa.literal(1)))
+        end_transaction(None)  # a transaction that only read ends on COMMIT
+        assert not db.session().in_transaction()

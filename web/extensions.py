@@ -8,8 +8,9 @@ from flask import current_app
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import event
-from sqlalchemy.engine import Engine
-from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.orm import Session
+from sqlalchemy.pool import Pool
 
 from workflow.engine.clock import Clock
 from workflow.models import Base
@@ -30,34 +31,29 @@ def db_session() -> Session:
     return db.session()
 
 
-_WROTE = "wrote"  # Session.info: a write since the transaction began that no commit has made durable
+_WROTE = "wrote"  # Connection.info: a statement other than a SELECT since the transaction began
 
 
-def _note_write(session: Session) -> None:
-    session.info[_WROTE] = True
+@event.listens_for(Engine, "before_cursor_execute")
+def _note_write(conn: Connection, _cursor: Any, statement: str, *_: Any) -> None:
+    # Seen at the connection, every write counts: ORM flushes, and the engine's Core statements (a move's
+    # UPDATE and INSERTs) that no ORM event reports. Anything not a SELECT counts, so a doubt rolls back.
+    if statement.lstrip()[:6].upper() != "SELECT":
+        conn.info[_WROTE] = True
 
 
-def _forget_writes(session: Session) -> None:
-    session.info.pop(_WROTE, None)
+def _forget_writes(conn: Connection) -> None:
+    conn.info.pop(_WROTE, None)
+
+
+event.listen(Engine, "commit", _forget_writes)
+event.listen(Engine, "rollback", _forget_writes)
+# The pool's own reset ROLLBACK fires no connection event: forget at check-in too.
+event.listen(Pool, "checkin", lambda _dbapi, record: record.info.pop(_WROTE, None))
 
 
 def _wrote(session: Session) -> bool:
-    return bool(session.info.get(_WROTE)) or bool(session.new or session.dirty or session.deleted)
-
-
-@event.listens_for(Session, "after_flush")
-def _after_flush(session: Session, _flush: UOWTransaction) -> None:
-    _note_write(session)
-
-
-@event.listens_for(Session, "do_orm_execute")
-def _on_execute(state: ORMExecuteState) -> None:
-    if not state.is_select:  # DML, and text() whose meaning the ORM does not know: counted as a write
-        _note_write(state.session)
-
-
-event.listen(Session, "after_commit", _forget_writes)
-event.listen(Session, "after_rollback", _forget_writes)
+    return bool(session.new or session.dirty or session.deleted) or bool(session.connection().info.get(_WROTE))
 
 
 def end_transaction(exc: BaseException | None) -> None:
