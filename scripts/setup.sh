@@ -25,5 +25,5 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e ".[test]"
-# The web UI's Chinese catalog: web/translations/zh/LC_MESSAGES/messages.po compiled to its .mo.
-.venv/bin/pybabel -q compile -d web/translations
+# The web UI's Chinese catalogs: web/translations/zh/LC_MESSAGES/<domain>.po (the core's and each slice's) compiled to .mo.
+for po in web/translations/zh/LC_MESSAGES/*.po; do .venv/bin/pybabel -q compile -D "$(basename "$po" .po)" -d web/translations; done

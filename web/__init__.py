@@ -67,8 +67,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     security.init_app(app)  # refuses to start without a real SECRET_KEY; then cookies, rate limits, headers
 
-    from . import api, cli, health, ui
-    from .appraisal import api as _appraisal_api  # noqa: F401  (adds its routes to api.bp)
+    from . import api, cli, health, slices, ui
+
+    slices.modules("api")  # each adds its routes to api.bp
 
     app.register_blueprint(api.bp)
     cli.init_app(app)

@@ -36,7 +36,7 @@ from workflow.engine.users import (
 from workflow.engine.worker import MAX_BATCH_SIZE, TickReport, fire_due_timers
 from workflow.models import Closure, User
 
-from .appraisal.cli import GROUPS as appraisal_groups
+from . import slices
 from .extensions import clock, db, db_session
 
 workflow_cli = AppGroup("workflow", help="Validate, publish and draw workflow definitions; run their timers.")
@@ -406,5 +406,12 @@ def list_closures_command() -> None:
 
 
 def init_app(app: Flask) -> None:
-    for group in (workflow_cli, audit_cli, users_cli, calendar_cli, *appraisal_groups):
+    core = {group.name: group for group in (workflow_cli, audit_cli, users_cli, calendar_cli)}
+    for module in slices.modules("cli"):
+        for name, commands in getattr(module, "COMMANDS", {}).items():
+            for command in commands:
+                core[name].add_command(command)
+        for group in getattr(module, "GROUPS", ()):
+            app.cli.add_command(group)
+    for group in core.values():
         app.cli.add_command(group)

@@ -203,7 +203,8 @@ class HistoryEntry(Base):
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
     seq: Mapped[int] = mapped_column(Integer)
     kind: Mapped[str] = mapped_column(
-        one_of("transition", "notice", name="kind", length=20), default="transition", server_default="transition"
+        one_of("transition", "notice", "note", "migration", "assignment", name="kind", length=20),
+        default="transition", server_default="transition",
     )
     at: Mapped[datetime] = mapped_column(UTCDateTime)
     actor: Mapped[str] = mapped_column(String(80))
@@ -271,7 +272,8 @@ class Notification(Base):
     timer_id: Mapped[int | None] = mapped_column(ForeignKey("timers.id"))
     # A clock's warning or expiry, or the notice a timer leaves (schema.NOTICES, or "late" on a late stop).
     kind: Mapped[str] = mapped_column(
-        one_of("warning", "overdue", "reminder", "inquiry", "late", name="kind", length=20)
+        one_of("warning", "overdue", "reminder", "inquiry", "late", "mention", "assignment", "chain_break", "report",
+               "escalation", name="kind", length=20)
     )
     message: Mapped[dict[str, str]] = mapped_column(JSON)  # {"en": ..., "zh": ...}
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

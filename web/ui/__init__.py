@@ -11,6 +11,7 @@ from flask_babel import Babel, gettext
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFProtect
 
+from .. import slices
 from . import errors, present
 from .blueprint import LANGUAGES, bp
 
@@ -37,18 +38,22 @@ def init_app(app: Flask) -> None:
     if app.config.get("SESSION_COOKIE_SAMESITE") is None:  # Flask's default is None: say Lax
         app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
     app.config.setdefault("BABEL_DEFAULT_LOCALE", "en")
+    # One catalog (gettext domain) per slice beside the core's "messages", all in web/translations.
+    app.config.setdefault("BABEL_DOMAIN", ";".join(slices.DOMAINS))
+    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", ";".join("translations" for _ in slices.DOMAINS))
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_language)
     login_manager.init_app(app)
     login_manager.login_view = "ui.sign_in"
     login_manager.login_message_category = "info"
 
-    from ..appraisal import ui as _appraisal_pages  # noqa: F401  (the modules register their routes on bp)
-    from . import auth, views  # noqa: F401
+    from . import auth, nav, views  # noqa: F401
+
+    slices.modules("ui")  # each registers its pages on bp and its menu entries in nav
 
     login_manager.user_loader(auth.load_user)
     login_manager.localize_callback = gettext
     login_manager.login_message = present.N_("Please sign in to see this page.")
     app.register_blueprint(bp)
-    app.jinja_env.globals.update(present.JINJA_GLOBALS)
+    app.jinja_env.globals.update(present.JINJA_GLOBALS, nav_entries=nav.entries)
     app.jinja_env.filters.update(present.JINJA_FILTERS)

@@ -296,3 +296,17 @@ def actionable(
         "actionable_ids", passed, expanding=True, literal_execute=True, unique=True,
     )
     return and_(scope, or_(*plain, Case.id.in_(ids)))
+
+
+# -- The questions of the slices. Each block is its slice's; its functions read the roles they name
+# -- from the definitions (or the engine's constants above), like everything else in this module.
+
+# -- penalties and complaint reports --
+
+# -- service rules and their reports --
+
+# -- audit workspace --
+
+# -- process owners' workbench --
+
+# -- staff desk: ownership, notes, attachments --

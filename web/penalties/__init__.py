@@ -1,0 +1,1 @@
+"""(slice: see web/slices.py)"""
