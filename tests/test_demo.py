@@ -5,18 +5,39 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from web.extensions import db
-from workflow.models import Case, User
+from workflow import golden_paths
+from workflow.models import Case, Timer, User
 
 
-def test_demo_seeds_workflows_users_and_cases_once(runner):
+def test_demo_seeds_workflows_users_and_cases_once(runner, clock):
     first = runner.invoke(args=["workflow", "demo"])
     assert first.exit_code == 0, first.output
     assert "complaint: version 1 published" in first.output
-    states = sorted(db.session.execute(sa.select(Case.workflow_key, Case.state)).all())
-    assert states == [("appraisal", "goals"), ("appraisal", "goals"), ("complaint", "reported"),
-                      ("replacement_part", "confirmed"), ("return_inspection", "approved")]
+    states = set(db.session.execute(sa.select(Case.workflow_key, Case.state)).all())
+    # The headline cases, one per workflow, with the demo's own data.
+    assert {("complaint", "reported"), ("replacement_part", "confirmed"), ("return_inspection", "approved"),
+            ("appraisal", "goals")} <= states
+    # Every state a path passes through has a case in it: each page shows something on first sign-in.
+    for paths in golden_paths.load_all().values():
+        if paths.staff:
+            continue
+        passed = {(paths.workflow, step.to) for path in paths.paths.values() for step in path.steps}
+        assert passed - states == set(), paths.workflow
+    count = db.session.scalar(sa.select(sa.func.count()).select_from(Case))
+    assert 150 <= count <= 260
+    overdue = db.session.scalar(sa.select(sa.func.count()).select_from(Timer).where(
+        Timer.status == "running", Timer.due_at < clock.now()))
+    running = db.session.scalar(sa.select(sa.func.count()).select_from(Timer).where(Timer.status == "running"))
+    assert 0 < overdue < running  # some overdue, not all
     second = runner.invoke(args=["workflow", "demo"])
     assert "no demo cases added" in second.output
-    assert db.session.scalar(sa.select(sa.func.count()).select_from(Case)) == 5
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Case)) == count
     assert db.session.scalar(sa.select(User).where(User.name == "lead2")).roles == {"service_lead"}
     assert runner.invoke(args=["audit", "verify"]).exit_code == 0
+
+
+def test_the_demo_cases_have_varied_customers_and_searchable_words(runner):
+    assert runner.invoke(args=["workflow", "demo"]).exit_code == 0
+    rows = db.session.execute(sa.select(Case.workflow_key, Case.state, Case.data).order_by(Case.id)).all()
+    assert any("XJ-200" in str(data) for _, _, data in rows)
+    assert len({data.get("customer") for _, _, data in rows if isinstance(data, dict)}) >= 5

@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterator
-from datetime import date
+from dataclasses import replace
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -16,9 +18,10 @@ from sqlalchemy.orm import Session
 from workflow import golden_paths
 from workflow.appraisal import open_month, set_staff
 from workflow.definitions import shipped_files
-from workflow.engine import Actor, Clock, advance, open_case, publish_definition, workflow_of
+from workflow.engine import Actor, Clock, WorkflowError, advance, open_case, publish_definition, workflow_of
 from workflow.engine.users import create_user, user_by_name
 from workflow.golden_paths import Demo, GoldenPaths
+from workflow.golden_paths import Path as GoldenPath
 from workflow.models import Case
 
 DEPARTMENT = Path(__file__).parent / "definitions" / "demo" / "department.yaml"
@@ -54,6 +57,9 @@ def _demo_cases(session: Session, clock: Clock, department: dict[str, Any]) -> I
     for c in cases:
         definition = workflow_of(c.version).definition
         yield f"demo case {c.number or c.id}: {definition.title['en']} — {c.state}"
+
+    made = sum(1 for _ in _department_history(session, clock, department))
+    yield f"{made} earlier cases of the department, opened over the last {department['history']['days']} days"
 
     for entry in department["staff"]:
         set_staff(session, entry["name"], entry["department"], entry["template"], Decimal(entry["standard_pay"]),
@@ -91,4 +97,48 @@ def _demo_case(
         advance(session, clock, case, step.action, _holder(step.role, users), step.inputs)
     if case.state != demo.until:
         raise ValueError(f"the golden path of {paths.workflow} never reaches the demo's state {demo.until}")
+    return case
+
+
+def _department_history(session: Session, clock: Clock, department: dict[str, Any]) -> Iterator[Case]:
+    """Cases opened over the last weeks and walked along every path of every workflow to every depth, so that
+    each state has cases in it, some of them overdue, and the lists, reports and searches show a working
+    department. The walk is seeded: the same demo every time. A step that its rules refuse at the moment it
+    falls on (a window closed, a guard on the date) ends that case's walk where it is."""
+    history = department["history"]
+    rng = random.Random(history["seed"])
+    users: dict[str, list[str]] = department["users"]
+    now = clock.now()
+    for paths in golden_paths.load_all().values():
+        if paths.staff:  # the appraisal's sheets are opened per month (open_month), not one by one
+            continue
+        for name, path in paths.paths.items():
+            copies = 2 if name == paths.golden else 1
+            for depth in range(len(path.steps) + 1):
+                for _ in range(copies):
+                    # Most cases are recent, a few old: the age's square root is uniform.
+                    opened_at = now - timedelta(days=1 + (history["days"] - 1) * rng.random() ** 2)
+                    yield _walked(session, clock, paths, path, depth, opened_at, now, rng, history, users)
+
+
+def _walked(session: Session, clock: Clock, paths: GoldenPaths, path: GoldenPath, depth: int, opened_at: datetime,
+            now: datetime, rng: random.Random, history: dict[str, Any], users: dict[str, list[str]]) -> Case:
+    first = path.first_date()
+    if first is not None:
+        path = path.moved_by((clock.local(opened_at).date() - first).days)
+    data = dict(path.data)
+    for field, choices in history["variety"].items():
+        if field in data:
+            data[field] = rng.choice(choices)
+    moment = [opened_at]
+    then = replace(clock, now_fn=lambda: moment[0])
+    case = open_case(session, then, paths.workflow, data, _holder(paths.opener, users))
+    gap = (now - opened_at) / (depth + 1)
+    for step in path.steps[:depth]:
+        moment[0] += gap * rng.uniform(0.3, 1.0)
+        try:
+            with session.begin_nested():
+                advance(session, then, case, step.action, _holder(step.role, users), step.inputs)
+        except WorkflowError:
+            break
     return case
