@@ -39,7 +39,9 @@ OPINIONS = {"application_ref": "A", "opinions": "ok"}
 PART = {"customer": "Northwind", "product": "XJ-200", "part": "bearing", "quantity": 1, "reason": "worn",
         "request_date": "2026-11-20"}
 WRITTEN_TABLES = ("cases", "history", "timers", "case_keys", "case_counters", "notifications", "evidence",
-                  "staff", "department_coefficients", "workflow_versions", "closures")
+                  "staff", "department_coefficients", "workflow_versions", "closures", "distribution_rules",
+                  "department_heads", "closeout_lists", "closeout_lines", "penalty_entries",
+                  "complaint_report_confirmations", "audit_runs", "workflow_drafts", "saved_filters")
 MIB = 1024 * 1024
 
 

@@ -12,6 +12,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
+
+from web.extensions import db
+from workflow.appraisal.models import Evidence
 
 from .conftest import snapshot
 from .paths import (
@@ -21,6 +25,7 @@ from .paths import (
     assert_paths_cover,
     definition_of,
     golden,
+    history,
     inputs_of,
     offered,
     refused,
@@ -268,7 +273,8 @@ def test_a_reference_that_cannot_be_a_case_id_is_refused_as_invalid_input(api, r
     ("manager_review", GM, "refer_to_gm_office", {"manager_comment": "ok"}),
     ("gm_office_check", SALES, "check", {}),
     ("consolidation", SALES, "consolidate", {"consolidated_opinion": "x"}),
-    ("final_consolidation", SALES, "close", {"final_opinion": "x"}),
+    ("final_consolidation", SALES, "consolidate_outcome", {"final_opinion": "x"}),
+    ("responsibility", SALES, "close_unfounded", {}),
 ])
 def test_wrong_role_is_refused(api, state, user, action, inputs):
     case = reach(api, SMALL, state)
@@ -293,7 +299,8 @@ def test_only_sales_opens_a_complaint(api):
                                                        "needs_rnd": False}, "founded"),
     ("sales_proposal", SALES, "propose_handling", {"proposed_handling": "Exchange"}, "loss_amount"),
     ("negotiation_review", SALES_MANAGER, "return_outcome", {}, "reason"),
-    ("final_consolidation", GM_OFFICE, "close", {}, "final_opinion"),
+    ("final_consolidation", GM_OFFICE, "consolidate_outcome", {}, "final_opinion"),
+    ("final_approval", SALES_MANAGER, "sign_off_by_sales_manager", {}, "final_decision"),
 ])
 def test_missing_required_input_is_refused_and_named(api, state, user, action, inputs, field):
     case = reach(api, SMALL, state)
@@ -326,21 +333,26 @@ def test_an_inconsistent_complaint_form_is_refused(api, form, field):
     assert list(error["fields"]) == [field]
 
 
-@pytest.mark.parametrize("path, wrong_close", [
-    (SMALL, "close_unfounded"),
-    ("unfounded_after_joint_inspection_and_rnd_review", "close"),
+@pytest.mark.parametrize("path, wrong_close, inputs", [
+    (SMALL, "close_unfounded", {}),
+    ("unfounded_after_joint_inspection_and_rnd_review", "record_responsibility",
+     inputs_of(PATHS[SMALL], "record_responsibility")),
 ])
-def test_the_closing_follows_the_decision_on_founded(api, path, wrong_close):
-    case = reach(api, path, "final_consolidation")
-    assert offered(api, case["id"], GM_OFFICE) == [PATHS[path].steps[-1].action]
-    refused(api, GM_OFFICE, case, wrong_close, {"final_opinion": "x"}, status=422, code="guard_failed")
+def test_the_closing_follows_the_decision_on_founded(api, path, wrong_close, inputs):
+    case = reach(api, path, "responsibility")
+    right = next(s.action for s in PATHS[path].steps if s.to in ("responsibility_approval", "closed_unfounded"))
+    assert offered(api, case["id"], GM_OFFICE) == [right]
+    before = snapshot(case["id"])
+    refused(api, GM_OFFICE, case, wrong_close, inputs, status=422, code="guard_failed")
+    assert snapshot(case["id"]) == before
 
 
 @pytest.mark.parametrize("state, user, action, inputs", [
     ("reported", GM_OFFICE, "register", {}),
     ("registered", QUALITY, "report_joint_inspection", {"joint_inspection_report": "x"}),
     ("consolidation", GM, "approve_by_gm", {"decision": "x", "founded": True}),
-    ("negotiation_review", GM_OFFICE, "close", {"final_opinion": "x"}),
+    ("negotiation_review", GM_OFFICE, "consolidate_outcome", {"final_opinion": "x"}),
+    ("final_consolidation", SALES_MANAGER, "sign_off_by_sales_manager", {"final_decision": "x"}),
     ("closed", SALES, "submit", COMPLAINT_FORM),
 ])
 def test_wrong_state_is_refused(api, state, user, action, inputs):
@@ -396,3 +408,99 @@ def test_the_gm_office_consolidates_within_1_day(api, frozen_clock):
     assert timers(case)["consolidation_due"]["due_at"] == "2026-11-21T19:00:00+08:00"
     case = api.act(GM_OFFICE, case, "consolidate", {"consolidated_opinion": "ok"})
     assert "consolidation_due" not in timers(case)
+
+
+# ---------------------------------------------------------------------------------------------- second sign-off
+
+
+SIGN_OFFS = {"sign_off_by_sales_manager": SALES_MANAGER, "sign_off_by_deputy_gm": DEPUTY_GM, "sign_off_by_gm": GM}
+TIERS = [("500", "approve_by_sales_manager", "sign_off_by_sales_manager"),
+         ("20000", "approve_by_deputy_gm", "sign_off_by_deputy_gm"),
+         ("90000", "approve_by_gm", "sign_off_by_gm")]
+
+
+def at_final_approval(api, loss: str, first: str, consolidator: str = GM_OFFICE) -> dict[str, Any]:
+    """A founded complaint of `loss` yuan approved by `first`, negotiated, and consolidated again."""
+    case = at_approval(api, loss)
+    case = api.act(APPROVAL_TIERS[first], case, first, {"decision": "Exchange", "founded": True})
+    case = api.act(SALES, case, "record_outcome", {"negotiation_outcome": "Accepted", "customer_accepts": True})
+    case = api.act(SALES_MANAGER, case, "review_outcome")
+    return api.act(consolidator, case, "consolidate_outcome", {"final_opinion": "Exchange 40 hinges"})
+
+
+@pytest.mark.parametrize("loss, first, second", TIERS)
+def test_the_tier_that_approved_first_signs_again_after_the_negotiation(api, loss, first, second):
+    case = at_final_approval(api, loss, first)
+    assert case["state"] == "final_approval"
+    for action, approver in SIGN_OFFS.items():
+        if action == second:
+            assert offered(api, case["id"], approver) == [action]
+        else:
+            assert offered(api, case["id"], approver) == []
+            refused(api, approver, case, action, {"final_decision": "x"}, status=422, code="guard_failed")
+    case = api.act(SIGN_OFFS[second], case, second, {"final_decision": "Exchange as agreed"})
+    assert case["state"] == "responsibility"
+    signers = [h["actor"] for h in history(api, case["id"]) if h["action"] in (first, second)]
+    assert signers == [APPROVAL_TIERS[first], SIGN_OFFS[second]] and len(set(signers)) == 1
+
+
+@pytest.mark.parametrize("loss, first, second", TIERS)
+def test_the_gm_office_member_who_consolidated_the_outcome_may_not_sign_it_off(api, loss, first, second):
+    api.user("both", GM_OFFICE, SIGN_OFFS[second])
+    case = at_final_approval(api, loss, first, consolidator="both")
+    assert offered(api, case["id"], "both") == []
+    refused(api, "both", case, second, {"final_decision": "x"}, status=403, code="four_eyes")
+
+
+def test_final_consolidation_is_due_within_1_day_of_the_negotiated_outcome(api, frozen_clock):
+    case = reach(api, SMALL, "negotiation_review")
+    frozen_clock.advance(hours=3)
+    case = api.act(SALES_MANAGER, case, "review_outcome")
+    assert timers(case)["final_consolidation_due"]["due_at"] == "2026-11-21T20:00:00+08:00"
+    case = api.act(GM_OFFICE, case, "consolidate_outcome", {"final_opinion": "ok"})
+    assert "final_consolidation_due" not in timers(case)
+
+
+# ---------------------------------------------------------------------------------------------- responsibility
+
+
+RESPONSIBILITY = inputs_of(PATHS[SMALL], "record_responsibility")
+
+
+def test_only_the_head_the_gm_office_names_approves(api):
+    api.user("other_head", "dept_head")
+    case = reach(api, SMALL, "responsibility")
+    case = api.act(GM_OFFICE, case, "record_responsibility", {**RESPONSIBILITY, "responsible_head": "dept_head"})
+    assert offered(api, case["id"], "other_head") == []
+    refused(api, "other_head", case, "approve_responsibility", status=422, code="guard_failed")
+    assert offered(api, case["id"], "dept_head") == ["approve_responsibility", "return_responsibility"]
+    assert api.act("dept_head", case, "approve_responsibility")["state"] == "closed"
+
+
+def test_without_a_named_head_any_department_head_approves_but_not_the_gm_office(api):
+    api.user("other_head", "dept_head")
+    case = reach(api, SMALL, "responsibility_approval")
+    assert case["data"].get("responsible_head") is None
+    refused(api, GM_OFFICE, case, "approve_responsibility", status=403, code="role_refused")
+    assert api.act("other_head", case, "approve_responsibility")["state"] == "closed"
+
+
+@pytest.mark.parametrize("inputs, field", [
+    ({**RESPONSIBILITY, "penalty_kind": "warning"}, "responsible_person"),   # a penalty names its person
+    ({**RESPONSIBILITY, "responsible_loss": "-1"}, "responsible_loss"),
+    ({**RESPONSIBILITY, "penalty_kind": "dismissal"}, "penalty_kind"),
+    ({k: v for k, v in RESPONSIBILITY.items() if k != "responsible_loss"}, "responsible_loss"),
+])
+def test_an_incomplete_responsibility_decision_is_refused(api, inputs, field):
+    case = reach(api, SMALL, "responsibility")
+    response = api.post(GM_OFFICE, f"/api/v1/cases/{case['id']}/actions/record_responsibility",
+                        {"inputs": inputs, "expected_version": case["lock_version"]})
+    assert response.status_code == 422 and field in response.get_json()["error"]["fields"]
+    assert show(api, case["id"])["state"] == "responsibility"
+
+
+def test_a_person_held_responsible_gets_a_proposed_deduction_when_the_head_approves(api):
+    case = closed_complaint(api, FOREIGN_PATH)
+    assert (case["data"]["penalty_kind"], case["data"]["responsible_person"]) == ("warning", "manufacturing")
+    rows = db.session.scalars(sa.select(Evidence).where(Evidence.source_case_id == case["id"])).all()
+    assert [(e.person, e.source_action) for e in rows] == [("manufacturing", "approve_responsibility")]

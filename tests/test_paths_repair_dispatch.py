@@ -28,6 +28,7 @@ from .paths import (
     inputs_of,
     offered,
     refused,
+    show,
     timers,
     walk_to_the_end,
 )
@@ -47,6 +48,9 @@ CALL = PATHS[WORKSHOP].data
 FIXED_ON_SITE = inputs_of(PATHS[ON_SITE], "fix_on_site")
 FINISHED = inputs_of(PATHS[WORKSHOP], "finish_repair")
 RETURNED = inputs_of(PATHS[WORKSHOP], "return_goods")
+# 003 篇1 (二十五): attitude, skill, arrival time, promises kept; each 1 (dissatisfied) to 4 (very satisfied).
+ASPECTS = ("rating_attitude", "rating_skill", "rating_arrival", "rating_promises")
+VERY_SATISFIED = dict.fromkeys(ASPECTS, 4)
 
 
 # ---------------------------------------------------------------------------------------------- helpers
@@ -203,7 +207,7 @@ def test_wrong_state_is_refused(api, state, user, action):
 def test_a_poor_rating_proposes_a_deduction_on_the_sheet_of_the_technician_sent(api):
     sheet = technicians_sheet(api)
     case = reach(api, ON_SITE, "closed")
-    assert case["data"]["customer_rating"] == 2
+    assert case["data"]["rating_skill"] == 1  # "dissatisfied" with one aspect of four
     [proposal] = proposals(api, sheet)
     assert (proposal["person"], proposal["source_case_id"], proposal["source_action"], proposal["status"]) == (
         TECHNICIAN, case["id"], "record_callback", "proposed")
@@ -213,7 +217,7 @@ def test_a_poor_rating_proposes_a_deduction_on_the_sheet_of_the_technician_sent(
 def test_a_good_rating_proposes_nothing(api):
     sheet = technicians_sheet(api)
     case = reach(api, WORKSHOP, "closed")
-    assert case["data"]["customer_rating"] == 4
+    assert [case["data"][a] for a in ASPECTS] == [4, 3, 4, 4]
     assert proposals(api, sheet) == []
 
 
@@ -222,14 +226,61 @@ def test_the_technician_who_did_the_work_does_not_record_its_rating(api):
     case = dispatched_to(api, "wei")
     case = api.act("wei", case, "arrive")
     case = api.act("wei", case, "fix_on_site", FIXED_ON_SITE)
-    error = refused(api, "wei", case, "record_callback", {"customer_rating": 5}, status=422, code="guard_failed")
-    assert list(error["fields"]) == ["customer_rating"]
-    assert api.act(CLERK, case, "record_callback", {"customer_rating": 5})["state"] == "closed"
+    error = refused(api, "wei", case, "record_callback", VERY_SATISFIED, status=422, code="guard_failed")
+    assert list(error["fields"]) == ["rating_attitude"]
+    assert api.act(CLERK, case, "record_callback", VERY_SATISFIED)["state"] == "closed"
 
 
 def test_a_customer_who_cannot_be_reached_leaves_no_rating_and_the_call_closes(api):
     sheet = technicians_sheet(api)
     case = reach(api, ON_SITE, "fixed_on_site")
     case = api.act(CLERK, case, "record_callback", {})
-    assert (case["state"], case["data"].get("customer_rating")) == ("closed", None)
+    assert (case["state"], [case["data"].get(a) for a in ASPECTS]) == ("closed", [None] * 4)
     assert proposals(api, sheet) == []
+
+
+# 003 篇1 (二十五): four aspects, each on four levels; anything else is refused and changes nothing.
+@pytest.mark.parametrize("rating, field, code", [
+    ({**VERY_SATISFIED, "rating_skill": 5}, "rating_skill", "invalid_inputs"),  # a fifth level
+    ({**VERY_SATISFIED, "rating_arrival": 0}, "rating_arrival", "invalid_inputs"),
+    ({**VERY_SATISFIED, "rating_promises": "good"}, "rating_promises", "invalid_inputs"),
+    ({**VERY_SATISFIED, "rating_attitude": 2.5}, "rating_attitude", "invalid_inputs"),
+    ({**VERY_SATISFIED, "rating_price": 4}, "rating_price", "invalid_inputs"),  # a fifth aspect
+    ({"rating_attitude": 4, "rating_skill": 4, "rating_arrival": 4}, "rating_attitude", "guard_failed"),  # 3 of 4
+    ({"customer_rating": 5}, "customer_rating", "invalid_inputs"),  # the old single 1–5 number
+])
+def test_a_rating_outside_four_aspects_by_four_levels_is_refused_and_nothing_changes(api, rating, field, code):
+    case = reach(api, ON_SITE, "fixed_on_site")
+    # refused() also checks that the case's row, history and clocks are unchanged to the byte.
+    error = refused(api, CLERK, case, "record_callback", rating, status=422, code=code)
+    assert field in error["fields"]
+    assert show(api, case["id"])["state"] == "fixed_on_site"
+
+
+@pytest.mark.parametrize("levels, proposed", [
+    ((2, 2, 2, 2), False),  # every aspect fair: not poor
+    ((4, 4, 4, 1), True),  # one aspect dissatisfied: poor
+    ((1, 1, 1, 1), True),
+])
+def test_one_dissatisfied_aspect_is_a_poor_rating(api, levels, proposed):
+    sheet = technicians_sheet(api)
+    case = reach(api, ON_SITE, "fixed_on_site")
+    api.act(CLERK, case, "record_callback", dict(zip(ASPECTS, levels, strict=True)))
+    assert len(proposals(api, sheet)) == int(proposed)
+
+
+# ---------------------------------------------------------------------------------------------- 24 hours
+
+
+def test_within_100_km_the_technician_is_on_site_within_24_hours_and_every_call_is_answered_within_24(api):
+    case = api.open(CLERK, WORKFLOW, {**CALL, "distance_km": 100})
+    on_site, reply = timers(case)["on_site_24h"], timers(case)["reply_24h"]
+    assert on_site["due_at"] == reply["due_at"] == "2026-11-21T17:00:00+08:00"  # opened 20 Nov 17:00
+    far = api.open(CLERK, WORKFLOW, {**CALL, "distance_km": 101})
+    assert "on_site_24h" not in timers(far) and "reply_24h" in timers(far)
+    unknown = api.open(CLERK, WORKFLOW, {k: v for k, v in CALL.items() if k != "distance_km"})
+    assert "on_site_24h" not in timers(unknown)
+    case = api.act(SUPERVISOR, case, "dispatch", {"technician": TECHNICIAN})
+    assert "reply_24h" not in timers(case) and "on_site_24h" in timers(case)
+    case = api.act(TECHNICIAN, case, "arrive")
+    assert "on_site_24h" not in timers(case)

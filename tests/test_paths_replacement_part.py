@@ -282,6 +282,7 @@ def test_production_cycle_is_12_days_from_the_order_with_a_warning_at_10(api, fr
     assert timers["production_cycle"]["started_at"] == "2026-11-20T20:00:00+08:00"
     assert timers["production_cycle"]["due_at"] == "2026-12-02T20:00:00+08:00"
     assert timers["production_cycle"]["warn_at"] == "2026-11-30T20:00:00+08:00"
-    assert timers["promised_delivery"]["due_at"] == "2026-12-05T17:00:00+08:00"  # 15 days from the request
+    # 15 days from the request date (20 November): due when 5 December is over.
+    assert timers["delivery_limit"]["due_at"] == "2026-12-06T00:00:00+08:00"
     case = api.act(WAREHOUSE, case, "receive_part", RECEIVING_CHECK_PASSED)
     assert {t["name"]: t["status"] for t in case["timers"]}["production_cycle"] == "stopped"

@@ -235,3 +235,83 @@ def test_scoring_imports_no_database_web_or_io_module():
         a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
     assert imported <= {"__future__", "collections.abc", "dataclasses", "decimal",
                         "workflow.definitions.scoresheet"}
+
+
+# ---------------------------------------------------------------------------------------------- issue 12, item 9
+
+
+def test_a_reward_on_a_full_sheet_is_kept_as_capped_points():
+    """001 §2.3 caps the month at 100; (choice) the merit's 3 points are kept beside it, not lost."""
+    result = score_sheet(sheet("field_service"), adjustments=["merit", "commendation"])
+    assert (result.unclamped, result.total, result.capped, result.grade) == (D(104), D(100), D(4), "A")
+    below = score_sheet(sheet("field_service"), {"light_workload": 1}, adjustments=["merit"])
+    assert (below.total, below.capped) == (D(93), D(0))
+
+
+@pytest.mark.parametrize("coefficient, standard, pay", [
+    ("1.0", "1500", 1500), ("0.9", "1500", 1350), ("0.8", "2000", 1600), ("0.95", "1250", 1188),
+])
+def test_the_head_is_paid_the_department_coefficient_times_their_standard_pay(coefficient, standard, pay):
+    assert scoring.head_pay(coefficient, standard) == pay
+
+
+def test_a_coefficient_below_1_leaves_a_remainder_for_the_quarter():
+    """001 §5.1: the example's 4750 at 0.9 is a pool of 4275 and 475 left over; at 1.0 nothing is left."""
+    pays = ["1500", "1000", "1250", "1000"]
+    assert scoring.remainder(pays, "0.9") == D("475.00")
+    assert scoring.remainder(pays, "1.0") == scoring.remainder(pays, "1.2") == D("0.00")
+    assert sum(performance_pay([(1500, 100), (1000, 98), (1250, 96), (1000, 90)], "0.9")) + 475 == 4750
+    with pytest.raises(ScoringError):
+        scoring.head_pay("-0.1", "1500")
+
+
+@pytest.mark.parametrize("share, people, allowed", [
+    (4, 4, 1), (6, 4, 1), (60, 4, 3), (20, 4, 1), (10, 4, 1),
+    (4, 25, 1), (4, 26, 2), (60, 10, 6), (10, 10, 1), (10, 11, 2), (20, 0, 0),
+])
+def test_a_grade_s_share_of_the_month_rounds_up(share, people, allowed):
+    assert scoring.grade_ceiling(share, people) == allowed
+
+
+@pytest.mark.parametrize("bad", [-1, 1.5, True, "4"])
+def test_a_headcount_that_is_no_count_is_refused(bad):
+    with pytest.raises(ScoringError):
+        scoring.grade_ceiling(4, bad)
+
+
+def test_the_distribution_takes_the_definition_s_shares():
+    shares = {"A": D(10), "B": D(20), "C": D(40), "D": D(20), "E": D(10)}
+    found = grade_distribution(["A", "C"], shares)
+    assert (found["A"].guideline, found["A"].deviation, found["C"].expected) == (D(10), D("40.00"), D("0.80"))
+
+
+@pytest.mark.parametrize("adjustments, net, dismissal", [
+    # 第八条 (二): three demerits in a year are one major demerit
+    (["demerit"] * 3, {"demerit": 0, "major_demerit": 1}, False),
+    # (三): a merit offsets a demerit first, so two are left and no major demerit
+    (["demerit"] * 3 + ["merit"], {"demerit": 2, "major_demerit": 0}, False),
+    # (四): three major demerits, one of them from three demerits, mean dismissal
+    (["major_demerit"] * 2 + ["demerit"] * 3, {"demerit": 0, "major_demerit": 3}, True),
+    # a major merit offsets one of them
+    (["major_demerit"] * 3 + ["major_merit"], {"major_demerit": 2, "major_merit": 0}, False),
+    # (一): three merits make a major merit; a commendation offsets a warning
+    (["merit"] * 3 + ["commendation", "warning"], {"major_merit": 1, "commendation": 0, "warning": 0}, False),
+])
+def test_the_year_s_rewards_and_penalties_count_as_article_8_says(adjustments, net, dismissal):
+    tally = scoring.year_tally(adjustments)
+    assert {k: tally.net[k] for k in net} == net
+    assert tally.dismissal is dismissal
+    assert sum(tally.recorded.values()) == len(adjustments)
+
+
+def test_an_unknown_reward_in_a_year_is_refused():
+    with pytest.raises(ScoringError, match="unknown reward or penalty 'bonus'"):
+        scoring.year_tally(["merit", "bonus"])
+
+
+def test_the_yearly_score_is_the_mean_of_the_months_scored():
+    assert scoring.yearly_score([52, 52, 52, 100]) == D("64.00")
+    assert scoring.yearly_score([59.5, 60]) == D("59.75")
+    assert scoring.yearly_score([]) is None
+    with pytest.raises(ScoringError):
+        scoring.yearly_score([101])

@@ -32,6 +32,8 @@ from workflow.engine.users import user_by_token
 from workflow.models import Case, HistoryEntry, Notification, WorkflowVersion
 
 from . import api_models, contract, limits
+from .audit.models import CaseQuery
+from .audit.views import case_as_of, note_case_look
 from .contract import ErrorBody, ErrorDetail, operation
 from .extensions import clock, db_session
 
@@ -176,10 +178,14 @@ def list_cases(query: api_models.CasesQuery) -> api_models.CasePage:
 
 
 @bp.get("/cases/<id:case_id>")
-@operation(answer=api_models.CaseOut, errors=(404,))
-def show_case(case_id: int) -> api_models.CaseOut:
-    """A case with what the caller may do now"""
-    return _case(policy.visible_case(db_session(), g.actor, case_id))
+@operation(answer=api_models.CaseOut, query=CaseQuery, errors=(404, 422))
+def show_case(case_id: int, query: CaseQuery) -> api_models.CaseOut:
+    """A case with what the caller may do now; ?as_of=<ISO time>: as it stood then, replayed from its history"""
+    case = policy.visible_case(db_session(), g.actor, case_id)
+    if query.as_of is not None:  # the audit slice's replay (web/audit/views.py)
+        return case_as_of(case, query.as_of, g.actor)
+    note_case_look(case, g.actor)
+    return _case(case)
 
 
 @bp.post("/cases/<id:case_id>/actions/<action>")

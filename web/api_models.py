@@ -16,7 +16,8 @@ from pydantic_core import PydanticUseDefault
 from workflow.appraisal.models import Evidence
 from workflow.appraisal.operations import MonthView, parse_month
 from workflow.definitions import Definition, FieldSpec, TimerSpec, TransitionSpec
-from workflow.definitions.schema import FIELD_TYPES
+from workflow.definitions.schema import FIELD_TYPES, DateDeadline
+from workflow.definitions.schema import Deadline as DeadlineSpec
 from workflow.definitions.values import PERIOD_PATTERN
 from workflow.engine import Clock, WorkflowError
 from workflow.engine.cases import MAX_ID
@@ -299,9 +300,13 @@ class TransitionOut(Answer):
 
 
 class Deadline(Answer):
+    """Either a day of a month after the field's month (`months_after`, `day`), or the end of the day
+    `days_after` days after the field's date."""
+
     field: str
-    months_after: int
-    day: int
+    months_after: int | None = None
+    day: int | None = None
+    days_after: int | None = None
 
 
 class Expiry(Answer):
@@ -309,6 +314,14 @@ class Expiry(Answer):
     notify: list[str]
     fire: str | None
     repeat: str | None
+
+
+def _deadline(deadline: DeadlineSpec | None) -> dict[str, Any] | None:
+    if deadline is None:
+        return None
+    if isinstance(deadline, DateDeadline):
+        return {"field": deadline.field, "days_after": deadline.days_after}
+    return {"field": deadline.field, "months_after": deadline.months_after, "day": deadline.day}
 
 
 class TimerSpecOut(Answer):
@@ -328,7 +341,7 @@ class TimerSpecOut(Answer):
             "name": t.name, "label": t.label,
             "start": [{e.kind: e.name} for e in t.start], "stop": [{e.kind: e.name} for e in t.stop],
             "duration": str(t.duration) if t.duration else None,
-            "deadline": t.deadline.__dict__ if t.deadline else None,
+            "deadline": _deadline(t.deadline),
             "when": t.when, "warn_before": str(t.warn_before) if t.warn_before else None,
             "on_expiry": {"mark_overdue": t.mark_overdue, "notify": list(t.notify), "fire": t.fire,
                           "repeat": str(t.repeat) if t.repeat else None}})
@@ -455,7 +468,7 @@ class CasePage(Answer):
 
 class HistoryItem(Answer):
     seq: int
-    kind: Literal["transition", "notice"]
+    kind: Literal["transition", "notice", "note", "migration", "assignment"]
     at: Time
     actor: str
     action: str

@@ -34,6 +34,8 @@ DEFAULTS: dict[str, tuple[str, Any]] = {
     "API_UNAUTHORIZED_LIMIT": ("API_UNAUTHORIZED_LIMIT", "60 per minute"),  # API calls answered 401, per address
     # GET /metrics answers only a request bearing this token (Authorization: Bearer …); empty: /metrics is a 404.
     "METRICS_TOKEN": ("METRICS_TOKEN", ""),
+    # A second process owner approves each publication of a workflow version (four-eyes), when true.
+    "WORKBENCH_FOUR_EYES": ("WORKBENCH_FOUR_EYES", False),
     "WORKFLOW_TIMEZONE": ("WORKFLOW_TIMEZONE", "Asia/Shanghai"),
     "WORKING_HOURS": ("WORKING_HOURS", "08:30-17:30"),
     "HOLIDAY_COUNTRY": ("HOLIDAY_COUNTRY", "CN"),
@@ -55,6 +57,14 @@ DEFAULTS: dict[str, tuple[str, Any]] = {
     "MAX_CONTENT_LENGTH": ("MAX_CONTENT_LENGTH", 1024 * 1024),
     "MAX_JSON_DEPTH": ("MAX_JSON_DEPTH", 20),
     "WORKFLOW_YEARS": ("WORKFLOW_YEARS", "2000-2100"),
+    # Attachments (docs/operations.md, "Attachments"): stored by content hash under ATTACHMENT_DIR (empty:
+    # instance/attachments); files larger than ATTACHMENT_MAX_BYTES or of a type not in ATTACHMENT_TYPES
+    # (read from the content, comma-separated) are refused. ATTACHMENT_SCANNER names a virus-scan hook,
+    # "module:function", called with the bytes and returning a reason to refuse or None.
+    "ATTACHMENT_DIR": ("ATTACHMENT_DIR", ""),
+    "ATTACHMENT_MAX_BYTES": ("ATTACHMENT_MAX_BYTES", 5 * 1024 * 1024),
+    "ATTACHMENT_TYPES": ("ATTACHMENT_TYPES", "image/png,image/jpeg,image/gif,image/webp,application/pdf,text/plain"),
+    "ATTACHMENT_SCANNER": ("ATTACHMENT_SCANNER", ""),
 }
 
 

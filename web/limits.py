@@ -24,6 +24,7 @@ from workflow.definitions.values import YearRange, set_years
 from workflow.engine import WorkflowError
 
 _WHOLE_NUMBER = re.compile(r"[0-9]{1,19}")
+UPLOADS = {"ui.add_note"}  # the forms that carry a file (web/desk): their bodies may be larger
 _JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
 _BRACKETS = re.compile(r"[\[\]{}]")
 
@@ -51,6 +52,11 @@ def init_app(app: Flask) -> None:
 
 def check_request() -> ResponseReturnValue | None:
     limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    if request.endpoint in UPLOADS and current_app.config.get("ATTACHMENT_MAX_BYTES"):
+        # An upload may carry a file of ATTACHMENT_MAX_BYTES; up to twice that reaches the form, so that a
+        # file just over the limit is refused next to its field rather than by a bare 413 page.
+        limit = max(limit or 0, 2 * int(current_app.config["ATTACHMENT_MAX_BYTES"]))
+        request.max_content_length = limit
     if limit is not None and (request.content_length or 0) > limit:
         # Refused before anything is read, whether or not the view would have read the body.
         raise RequestEntityTooLarge(f"The request body may be at most {limit} bytes")

@@ -154,6 +154,7 @@ class WorkflowVersion(Base):
     sha256: Mapped[str] = mapped_column(String(64))
     published_by: Mapped[str] = mapped_column(String(80))
     published_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    reason: Mapped[str | None] = mapped_column(Text)  # why it was published (the workbench asks for one)
 
 
 class Case(Base):
@@ -177,6 +178,8 @@ class Case(Base):
     last_seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     last_hash: Mapped[str] = mapped_column(String(64), default="0" * 64, server_default="0" * 64)
     last_mover: Mapped[str | None] = mapped_column(String(80))
+    # The person working the case (NULL: the role's queue); each change is an `assignment` history row.
+    assignee: Mapped[str | None] = mapped_column(String(80), index=True)
 
     version: Mapped[WorkflowVersion] = relationship(lazy="joined")
     # Loaded when asked for: a move stops and starts timers with statements of its own (timers.py).

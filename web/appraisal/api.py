@@ -1,12 +1,14 @@
-"""JSON API and CSV export of the monthly appraisal: opening a month, the department's view, evidence."""
+"""JSON API and CSV export of the monthly appraisal: opening a month, the department's view, evidence, and the
+rules of 001 §2.3 and §5 (the head's pay, the quarter's remainder, the yearly view, HR's settings)."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from urllib.parse import quote
 
 from flask import Response, g
 
-from workflow.appraisal import operations
+from workflow.appraisal import operations, rules
 from workflow.engine import policy
 
 from .. import safe_csv
@@ -23,6 +25,18 @@ from ..api_models import (
 )
 from ..contract import operation
 from ..extensions import clock, db_session
+from .models import (
+    DepartmentPath,
+    HeadOut,
+    MonthPay,
+    QuarterOut,
+    QuarterPath,
+    RuleOut,
+    SetDistributionRule,
+    SetHead,
+    YearOut,
+    YearPath,
+)
 
 
 @bp.post("/appraisal/months")
@@ -84,3 +98,47 @@ def decide_evidence(case_id: int, evidence_id: int, json: DecideEvidence) -> Evi
         db_session(), clock(), sheet, evidence_id, g.actor, json.decision == "accept", json.item)
     db_session().commit()
     return EvidenceOut.of(evidence)
+
+
+# -- the rules of 001 §2.3 and §5 (web/appraisal/models.py) ----------------------------------------------------
+
+
+@bp.get("/appraisal/departments/<department>/months/<period>/pay")
+@operation(answer=MonthPay, path=MonthPath, errors=(403, 404, 422))
+def appraisal_month_pay(department: str, period: str) -> MonthPay:
+    """A month's head pay, pool and remainder, and the forced distribution as HR has it"""
+    return MonthPay.of(operations.department_month(db_session(), department, period, g.actor))
+
+
+@bp.get("/appraisal/departments/<department>/quarters/<int:year>/<int:quarter>")
+@operation(answer=QuarterOut, path=QuarterPath, errors=(403, 404, 422))
+def appraisal_quarter(department: str, year: int, quarter: int) -> QuarterOut:
+    """A quarter's remainder of the department's pool, which the head pays out as an adjustment reward"""
+    return QuarterOut.of(rules.department_quarter(db_session(), department, year, quarter, g.actor))
+
+
+@bp.get("/appraisal/departments/<department>/years/<int:year>")
+@operation(answer=YearOut, path=YearPath, errors=(403, 404, 422))
+def appraisal_year(department: str, year: int) -> YearOut:
+    """Each employee's year: monthly totals, yearly score, rewards and penalties, and their consequences"""
+    return YearOut.of(rules.department_year(db_session(), department, year, g.actor))
+
+
+@bp.put("/appraisal/departments/<department>/head")
+@operation(answer=HeadOut, path=DepartmentPath, body=SetHead, errors=(403, 404, 422))
+def appraisal_set_head(department: str, json: SetHead) -> HeadOut:
+    """Name the department's head and their standard performance pay (HR)"""
+    row = operations.set_department_head(db_session(), clock(), department, json.head, json.standard_pay, g.actor)
+    db_session().commit()
+    head = operations.department_head(db_session(), row.department, Decimal(1))
+    assert head is not None
+    return HeadOut(head=head.head, standard_pay=str(head.standard_pay), pay=str(head.pay))
+
+
+@bp.put("/appraisal/departments/<department>/distribution-rule")
+@operation(answer=RuleOut, path=DepartmentPath, body=SetDistributionRule, errors=(403, 404, 422))
+def appraisal_set_distribution_rule(department: str, json: SetDistributionRule) -> RuleOut:
+    """Set what a sheet beyond the forced grade distribution gets in this department (HR)"""
+    rule = operations.set_distribution_rule(db_session(), clock(), department, json.rule, g.actor)
+    db_session().commit()
+    return RuleOut(department=department, rule=rule)

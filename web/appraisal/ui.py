@@ -1,4 +1,5 @@
-"""The monthly appraisal pages: a department's month (printable), opening a month.
+"""The monthly appraisal pages: a department's month (printable), opening a month, HR's settings (the forced
+distribution's rule, the department's head) and a department's year.
 
 Who may read or open a month is asked of the engine's policy, and a month is read by the slice's one parser:
 nothing here names a role, a state or a month format of its own.
@@ -13,14 +14,14 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from workflow.appraisal import operations
+from workflow.appraisal import distribution, operations, rules, scoring
 from workflow.definitions.values import PERIOD_PATTERN
-from workflow.engine import RoleRefused, WorkflowError, latest_version, policy
+from workflow.engine import RoleRefused, WorkflowError, latest_version, policy, workflow_of
 from workflow.engine.periods import InvalidPeriod
 
 from ..extensions import db_session
 from ..ui.blueprint import bp
-from ..ui.present import clock, label
+from ..ui.present import N_, clock, label
 
 
 def _is_month(text: str) -> bool:
@@ -57,7 +58,9 @@ def _appraisal_menu() -> dict[str, Any]:
 
 def _page(view: operations.MonthView | None, departments: list[str], department: str, period: str) -> str:
     return render_template("appraisal.html", view=view, departments=departments, period=period,
-                           department=department, grade_label=_grade_label, month_pattern=PERIOD_PATTERN)
+                           department=department, grade_label=_grade_label, month_pattern=PERIOD_PATTERN,
+                           rules=distribution.RULES, rule_label=_rule_label,
+                           year=int(period[:4]) if _is_month(period) else None)
 
 
 @bp.get("/appraisal")
@@ -101,3 +104,90 @@ def open_appraisal_month() -> Response:
 
 def _grade_label(grade: str | None) -> Any:
     return grade or "—"
+
+
+RULE_LABELS = {
+    "show": N_("Shown at the department review"),
+    "reason": N_("A written reason for a grade beyond its share"),
+    "block": N_("A grade beyond its share is refused"),
+}
+
+
+def _rule_label(rule: str) -> str:
+    return _(RULE_LABELS[rule]) if rule in RULE_LABELS else rule
+
+
+def _back_to_month(department: str, period: str) -> Response:
+    if _is_month(period):
+        return redirect(url_for("ui.appraisal_month", department=department, period=period))
+    return redirect(url_for("ui.appraisal_months"))
+
+
+@bp.post("/appraisal/<department>/rule")
+def set_appraisal_rule(department: str) -> Response:
+    """HR's forced-distribution rule for the department (001 §2.3); the engine refuses anyone else."""
+    try:
+        operations.set_distribution_rule(db_session(), clock(), department, request.form.get("rule", ""),
+                                         current_user.actor)
+        db_session().commit()
+        flash(_("Forced-distribution rule saved."), "info")
+    except WorkflowError as exc:
+        db_session().rollback()
+        flash(label(exc.messages), "error")
+    return _back_to_month(department, request.form.get("period", ""))
+
+
+@bp.post("/appraisal/<department>/head")
+def set_appraisal_head(department: str) -> Response:
+    """The department's head and their standard performance pay (001 §5.1)."""
+    try:
+        operations.set_department_head(db_session(), clock(), department, request.form.get("head", "")[:200],
+                                       request.form.get("standard_pay", "")[:40], current_user.actor)
+        db_session().commit()
+        flash(_("Department head saved."), "info")
+    except WorkflowError as exc:
+        db_session().rollback()
+        flash(label(exc.messages), "error")
+    return _back_to_month(department, request.form.get("period", ""))
+
+
+@bp.get("/appraisal/<department>/years/<int:year>")
+def appraisal_year(department: str, year: int) -> str:
+    """Each employee's year and the quarters' remainders: printable, for HR and the department's head."""
+    departments = _departments()
+    session = db_session()
+    try:
+        view = rules.department_year(session, department, year, current_user.actor)
+        quarters = [rules.department_quarter(session, department, year, q, current_user.actor)
+                    for q in rules.QUARTERS]
+    except RoleRefused:
+        abort(403)
+    except WorkflowError:  # a year outside the service's, an overlong department: no such page
+        abort(404)
+    kind_names = {kind: label(names) for kind, names in scoring.ADJUSTMENT_LABELS.items()}
+    return render_template("appraisal_year.html", view=view, quarters=quarters, departments=departments,
+                           lang_label=label, kind_names=kind_names)
+
+
+def _penalty_month(person: str, period: str) -> Any:
+    """The person's penalty ledger for the month (workflow/penalties), or None where that slice is absent."""
+    try:
+        from workflow.penalties.ledger import month_entries
+    except ImportError:  # the penalty ledger is its own slice: the sheet page works without it
+        return None
+    return month_entries(db_session(), person, period)
+
+
+@bp.get("/appraisal/sheets/<int:case_id>")
+def appraisal_sheet(case_id: int) -> str:
+    """One sheet as scored, with the person's penalties of that month: for whoever may read the sheet."""
+    case = policy.visible_case(db_session(), current_user.actor, case_id)
+    if case.workflow_key != operations.WORKFLOW:
+        abort(404)
+    data = case.data
+    result = (data.get("sheet") or {}).get("result") or {}
+    employee, period = data[operations.EMPLOYEE], data[operations.PERIOD]
+    state = workflow_of(case.version).definition.states.get(case.state)
+    return render_template("appraisal_sheet.html", case=case, data=data, result=result,
+                           ledger=_penalty_month(employee, period),
+                           state_label=label(state.label) if state else case.state)

@@ -55,5 +55,5 @@ def init_app(app: Flask) -> None:
     login_manager.localize_callback = gettext
     login_manager.login_message = present.N_("Please sign in to see this page.")
     app.register_blueprint(bp)
-    app.jinja_env.globals.update(present.JINJA_GLOBALS, nav_entries=nav.entries)
+    app.jinja_env.globals.update(present.JINJA_GLOBALS, nav_entries=nav.entries, case_panels=nav.case_panels)
     app.jinja_env.filters.update(present.JINJA_FILTERS)

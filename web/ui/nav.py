@@ -1,11 +1,13 @@
-"""Menu entries that the slices add to the header (web/slices.py): each names its page, its label (a
-msgid of the slice's catalog) and who sees it — a function of the signed-in user that asks the engine's
-policy, so the menu shows exactly the pages the user may open."""
+"""What the slices (web/slices.py) add to the core pages: menu entries in the header — each names its page,
+its label (a msgid of the slice's catalog) and who sees it, a function of the signed-in user that asks the
+engine's policy, so the menu shows exactly the pages the user may open — and panels on the case page (a
+template of the slice's and the function that gives it its context, or None to show nothing)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from flask import request, url_for
 from flask_babel import gettext
@@ -34,3 +36,22 @@ def entries() -> list[dict[str, object]]:
     here = request.endpoint or ""
     return [{"href": url_for(e.endpoint), "label": gettext(e.label), "current": here.startswith(e.prefix)}
             for e in ENTRIES if e.visible()]
+
+
+CasePanel = Callable[[Any], "dict[str, Any] | None"]
+CASE_PANELS: list[tuple[str, CasePanel]] = []
+
+
+def add_case_panel(template: str, context: CasePanel) -> None:
+    if all(t != template for t, _ in CASE_PANELS):
+        CASE_PANELS.append((template, context))
+
+
+def case_panels(case: Any) -> list[tuple[str, dict[str, Any]]]:
+    """The panels to show on `case`'s page, each with its context."""
+    shown = []
+    for template, context in CASE_PANELS:
+        values = context(case)
+        if values is not None:
+            shown.append((template, values))
+    return shown

@@ -184,6 +184,8 @@ class EntryView:
     to_label: str
     comment: str | None
     inputs: list[Shown] = field(default_factory=list)
+    kind: str = "transition"
+    attachment: dict[str, Any] | None = None  # the file a note row records (workflow/engine/attachments.py)
 
 
 def shown(spec: FieldSpec | None, name: str, value: Any) -> Shown:
@@ -219,7 +221,25 @@ def _notice_details(definition: Definition, inputs: dict[str, Any]) -> list[Show
     return out
 
 
+def _desk_entry(entry: HistoryEntry) -> EntryView:
+    """A note, an attached file or an assignment: what it says, without the state it leaves as it is."""
+    inputs = entry.inputs if isinstance(entry.inputs, dict) else {}
+    attachment = inputs.get("attachment") if isinstance(inputs.get("attachment"), dict) else None
+    if entry.kind == "assignment":
+        who = inputs.get("assignee")
+        what = _("Assigned to %(who)s", who=who) if who else _("Unassigned the case")
+    else:
+        what = _("Attached a file") if attachment else _("Note")
+    mentioned = inputs.get("mentions") if isinstance(inputs.get("mentions"), list) else []
+    details = [Shown("mentions", _("Mentioned"), ", ".join(str(m) for m in mentioned))] if mentioned else []
+    return EntryView(seq=entry.seq, at=entry.at, actor=actor_name(entry.actor), what=what, notice=True,
+                     from_label=None, to_label="", comment=entry.comment, inputs=details, kind=entry.kind,
+                     attachment=attachment)
+
+
 def entry_view(definition: Definition, entry: HistoryEntry) -> EntryView:
+    if getattr(entry, "kind", "transition") in ("note", "assignment"):
+        return _desk_entry(entry)
     transition = definition.transitions.get(entry.action)
     specs: dict[str, FieldSpec] = dict(definition.fields)
     if transition is not None:
@@ -276,7 +296,8 @@ def diagram_svg(
 
 NOTIFICATION_KINDS = {
     "warning": N_("Due soon"), "overdue": N_("Overdue"), "reminder": N_("Reminder"), "inquiry": N_("Inquiry"),
-    "fired": N_("Done by the timer"), "late": N_("Late"),
+    "fired": N_("Done by the timer"), "late": N_("Late"), "mention": N_("Mention"),
+    "assignment": N_("Assignment"),
 }
 
 

@@ -30,11 +30,13 @@ from workflow.engine import (
     open_case,
     opener_roles,
     policy,
+    search,
     workflow_of,
 )
 from workflow.engine.refusals import refusal
 from workflow.models import Case, HistoryEntry
 
+from ..desk import panel
 from ..extensions import db_session
 from . import alerts, errors, forms, lists, present
 from .auth import safe_next
@@ -97,6 +99,7 @@ def _list_page(scope: str) -> str:
     return render_template(
         "cases.html", scope=scope, listing=listing, filters=filters, workflows=versions,
         states=lists.state_choices(versions, filters.workflow), now=clock().now(),
+        saved=search.saved_filters(db_session(), current_user.name, scope),
     )
 
 
@@ -225,7 +228,7 @@ def _referenced_by(case: Case) -> list[tuple[Case, str]]:
 def render_case(
     case: Case, *, open_action: str | None = None, values: dict[str, str] | None = None,
     field_errors: dict[str, str] | None = None, comment: str = "", message: str | None = None,
-    stale: bool = False, status: int = 200,
+    stale: bool = False, status: int = 200, desk: panel.DeskForms | None = None,
 ) -> tuple[str, int]:
     version = case.version
     definition = workflow_of(version).definition
@@ -273,6 +276,7 @@ def render_case(
         history=[present.entry_view(definition, h) for h in reversed(history)],
         action_forms=action_forms, kept=kept, stale=stale, message=None if in_form else message,
         diagram=present.diagram_svg(version, definition, case.state, path), titles=titles,
+        **panel.context(case, desk),
     ), status
 
 

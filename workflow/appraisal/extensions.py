@@ -1,6 +1,7 @@
 """What the appraisal adds to the generic engine, through its named extension points (engine/extensions.py):
 
-- `scoresheet` fields are scored against their template, counting the deductions accepted from evidence;
+- `scoresheet` fields are scored against their template, counting the deductions accepted from evidence, and
+  held to the department's forced grade distribution as HR has it (distribution.py);
 - the `propose_deduction` effect of another workflow's step files a proposal for a person's month;
 - guards may call `staff(person, column)`, which reads the staff register;
 - a user's department, for every workflow's `department_roles`, is the one the staff register gives them.
@@ -23,7 +24,7 @@ from ..engine import extensions
 from ..engine.clock import Clock
 from ..engine.errors import InvalidInputs
 from ..models import Case
-from . import scoring
+from . import distribution, scoring
 from .models import Evidence, StaffMember
 
 SCORESHEET = "scoresheet"  # the field type (docs/definitions.md)
@@ -88,11 +89,16 @@ def score_sheets(
             missing = ", ".join(result.unscored)
             problems[name] = {"en": f"still to score: {missing}", "zh": f"尚未评分：{missing}"}
             continue
+        refused, deviation = distribution.enforce(session, definition, data, result.grade, typed_inputs)
+        if refused:
+            problems.update(refused)
+            continue
         typed_inputs[name] = {**recorded, "template": sheet.key, "result": {
             "total": str(result.total), "grade": result.grade, "pay_coefficient": str(result.pay_coefficient),
-            "adjustment": str(result.adjustment),
+            "adjustment": str(result.adjustment), "capped": str(result.capped),
             "sections": {s.key: str(s.score) for s in result.sections},
             "goals": {g.key: str(g.points) for g in result.goals},
+            **({"beyond_distribution": deviation} if deviation else {}),
         }}
     if problems:
         raise InvalidInputs("Please correct the score sheet", "请更正考核表", problems)

@@ -1,4 +1,5 @@
-"""The appraisal's tables: the staff register, department coefficients and proposed deductions (evidence).
+"""The appraisal's tables: the staff register, department coefficients, proposed deductions (evidence), the
+forced-distribution rule HR sets per department and the department heads whose pay the coefficient sets.
 
 They live on the one declarative `Base` of workflow/models.py, so the schema and its migrations are the same
 as when they were declared there; anything that needs the whole metadata (the app, Alembic) imports this
@@ -62,3 +63,29 @@ class Evidence(Base):
     sheet_case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
     decided_by: Mapped[str | None] = mapped_column(String(80))
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class DistributionRule(Base):
+    """What HR has a department's forced grade distribution do (001 §2.3): `show` the deviation, ask a written
+    `reason` for a sheet beyond a grade's share, or `block` it. A department without a row follows the
+    definition's default (its `forced_distribution` constant)."""
+
+    __tablename__ = "distribution_rules"
+
+    department: Mapped[str] = mapped_column(String(100), primary_key=True)
+    rule: Mapped[str] = mapped_column(one_of("show", "reason", "block", name="rule", length=10))
+    set_by: Mapped[str] = mapped_column(String(80))
+    set_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class DepartmentHead(Base):
+    """The head of a department and their standard performance pay: the head's month is paid as the
+    department coefficient × this pay, outside the staff's pool (001 §5.1)."""
+
+    __tablename__ = "department_heads"
+
+    department: Mapped[str] = mapped_column(String(100), primary_key=True)
+    head: Mapped[str] = mapped_column(ForeignKey("users.name", ondelete="CASCADE"))
+    standard_pay: Mapped[Decimal] = mapped_column(Numeric(12, 2))
+    set_by: Mapped[str] = mapped_column(String(80))
+    set_at: Mapped[datetime] = mapped_column(UTCDateTime)

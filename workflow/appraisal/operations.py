@@ -26,9 +26,9 @@ from ..engine.policy import Actor, may_act, may_read_department, refuse_read_onl
 from ..engine.publishing import current_workflow, workflow_of
 from ..engine.users import user_by_name
 from ..models import Case
-from . import scoring
+from . import distribution, scoring
 from .extensions import SCORESHEET, sheet_owner
-from .models import DepartmentCoefficient, Evidence, StaffMember
+from .models import DepartmentCoefficient, DepartmentHead, Evidence, StaffMember
 
 WORKFLOW = "appraisal"
 # The fields of appraisal.yaml that the staff register fills when a month is opened, and the month view reads.
@@ -50,19 +50,28 @@ def departments(session: Session) -> list[str]:
     return sorted(set(session.scalars(select(StaffMember.department))))
 
 
+def _amount(raw: Any, name: str) -> Decimal:
+    """A pay amount in yuan: the column holds 2 decimals below 10^10; anything else would fail in the database
+    or be rounded."""
+    try:
+        pay = Decimal(str(raw))
+    except ArithmeticError:
+        pay = Decimal("NaN")
+    if not (pay.is_finite() and Decimal("0") <= pay < Decimal(10**10) and pay == pay.quantize(Decimal("0.01"))):
+        raise InvalidInputs("The standard pay is an amount in yuan with at most 2 decimals",
+                            "标准绩效工资须为金额（元），最多2位小数",
+                            {name: {"en": "must be an amount with at most 2 decimals",
+                                    "zh": "须为金额，最多2位小数"}})
+    return pay
+
+
 def set_staff(
     session: Session, name: str, department: str, template: str, standard_pay: Decimal, supervisor: str,
     active: bool = True,
 ) -> StaffMember:
     """Add or change an employee's entry in the staff register."""
     check_department(department)
-    pay = Decimal(str(standard_pay))
-    # The column holds yuan with 2 decimals below 10^10; anything else would fail in the database or be rounded.
-    if not (pay.is_finite() and Decimal("0") <= pay < Decimal(10**10) and pay == pay.quantize(Decimal("0.01"))):
-        raise InvalidInputs("The standard pay is an amount in yuan with at most 2 decimals",
-                            "标准绩效工资须为金额（元），最多2位小数",
-                            {"standard_pay": {"en": "must be an amount with at most 2 decimals",
-                                              "zh": "须为金额，最多2位小数"}})
+    pay = _amount(standard_pay, "standard_pay")
     if len(supervisor) > 80:  # user names are VARCHAR(80)
         raise InvalidInputs("No user has so long a name", "用户名过长",
                             {"supervisor": {"en": "is longer than any user name", "zh": "用户名过长"}})
@@ -114,20 +123,28 @@ def open_month(session: Session, clock: Clock, department: str, period: str, act
     return result
 
 
+def coefficient_bounds(current: Definition) -> tuple[Decimal, Decimal]:
+    """The lowest and highest department coefficient the definition allows (its constants)."""
+    return (Decimal(str(current.constants.get("department_coefficient_min", "0.001"))),
+            Decimal(str(current.constants.get("department_coefficient_max", "3"))))
+
+
 def set_coefficient(
     session: Session, clock: Clock, department: str, period: str, coefficient: Decimal, actor: Actor
 ) -> None:
     """Record the department coefficient of a month (a figure the workflow's managers set)."""
     department, period = check_department(department), parse_month(period)
     coefficient = Decimal(str(coefficient))
-    refuse_unless_manager(actor, definition(session))
+    current = definition(session)
+    refuse_unless_manager(actor, current)
+    low, high = coefficient_bounds(current)
     # Three decimals at most: the column keeps three, and would round 0.0001 to a coefficient of 0.
-    if not (coefficient.is_finite() and Decimal("0") < coefficient <= Decimal("3")
+    if not (coefficient.is_finite() and low <= coefficient <= high
             and coefficient == coefficient.quantize(Decimal("0.001"))):
-        raise InvalidInputs("The coefficient must be above 0 and at most 3, with at most 3 decimals",
-                            "部门系数须大于0且不超过3，最多3位小数",
-                            {"coefficient": {"en": "must be above 0 and at most 3, with at most 3 decimals",
-                                             "zh": "须大于0且不超过3，最多3位小数"}})
+        raise InvalidInputs(f"The coefficient must be from {low} to {high}, with at most 3 decimals",
+                            f"部门系数须在{low}至{high}之间，最多3位小数",
+                            {"coefficient": {"en": f"must be from {low} to {high}, with at most 3 decimals",
+                                             "zh": f"须在{low}至{high}之间，最多3位小数"}})
     row = session.get(DepartmentCoefficient, (department, period)) or DepartmentCoefficient(
         department=department, period=period)
     row.coefficient, row.set_by, row.set_at = Decimal(str(coefficient)), actor.name, clock.now()
@@ -148,6 +165,16 @@ class SheetRow:
     performance_pay: Decimal | None
     performance_report_required: bool
     interview_recorded: bool
+    is_head: bool = False  # the department's head: paid coefficient × standard pay, outside the pool
+    capped: Decimal | None = None  # reward points the 100 cap cut (001 §2.3)
+    distribution_reason: str | None = None  # why the grade goes beyond the forced distribution
+
+
+@dataclass(frozen=True)
+class HeadPay:
+    head: str
+    standard_pay: Decimal
+    pay: Decimal  # 001 §5.1: department coefficient × the head's standard pay
 
 
 @dataclass(frozen=True)
@@ -157,6 +184,11 @@ class MonthView:
     coefficient: Decimal
     rows: tuple[SheetRow, ...]
     distribution: dict[str, scoring.GradeShare]
+    head: HeadPay | None = None
+    pool: Decimal = Decimal(0)  # coefficient × ΣS of the staff scored, the head aside
+    remainder: Decimal = Decimal(0)  # ΣS − pool when the coefficient is below 1: paid out quarterly
+    rule: str = "show"  # HR's forced-distribution rule for the department
+    allowed: dict[str, int] = field(default_factory=dict)  # grade -> sheets of the month that may have it
 
 
 def department_month(session: Session, department: str, period: str, actor: Actor) -> MonthView:
@@ -172,28 +204,83 @@ def department_month(session: Session, department: str, period: str, actor: Acto
         ).order_by(Case.id)
     ).all()
     staff = {m.user_name: m for m in session.scalars(select(StaffMember).where(StaffMember.department == department))}
-    found = session.get(DepartmentCoefficient, (department, period))
-    coefficient = found.coefficient if found else Decimal("1")
-    scored = [c for c in cases if c.data.get("total_score") is not None and c.data[EMPLOYEE] in staff]
+    coefficient = month_coefficient(session, department, period)
+    head = department_head(session, department, coefficient)
+    # 001 §5.1: the head's pay is outside the staff's pool (部门负责人绩效薪资可不包含在部门员工绩效薪资总额之中).
+    scored = [c for c in cases if c.data.get("total_score") is not None and c.data[EMPLOYEE] in staff
+              and (head is None or c.data[EMPLOYEE] != head.head)]
+    standards = [staff[c.data[EMPLOYEE]].standard_pay for c in scored]
     pays = scoring.performance_pay(
-        [(staff[c.data[EMPLOYEE]].standard_pay, Decimal(c.data["total_score"])) for c in scored], coefficient
+        [(s, Decimal(c.data["total_score"])) for s, c in zip(standards, scored, strict=True)], coefficient
     ) if scored else []
     pay_of = {c.id: p for c, p in zip(scored, pays, strict=True)}
-    rows = []
-    for case in cases:
-        d = case.data
-        member = staff.get(d[EMPLOYEE])
-        rows.append(SheetRow(
-            employee=d[EMPLOYEE], case_id=case.id, number=case.number, state=case.state,
-            total=Decimal(d["total_score"]) if d.get("total_score") is not None else None,
-            grade=d.get("grade", "").upper() or None,
-            pay_coefficient=Decimal(d["pay_coefficient"]) if d.get("pay_coefficient") is not None else None,
-            standard_pay=member.standard_pay if member else None, performance_pay=pay_of.get(case.id),
-            performance_report_required=bool(d.get("performance_report_required")),
-            interview_recorded=bool(d.get("interview_record")),
-        ))
-    distribution = scoring.grade_distribution(r.grade for r in rows if r.grade)
-    return MonthView(department, period, coefficient, tuple(rows), distribution)
+    rows = [_row(case, staff.get(case.data[EMPLOYEE]), head, pay_of.get(case.id)) for case in cases]
+    current = definition(session)
+    shares = distribution.shares(current)
+    people = len(rows)
+    return MonthView(
+        department, period, coefficient, tuple(rows),
+        scoring.grade_distribution((r.grade for r in rows if r.grade), shares), head=head,
+        pool=(coefficient * sum(standards, Decimal(0))).quantize(Decimal("0.01")),
+        remainder=scoring.remainder(standards, coefficient),
+        rule=distribution.rule_for(session, current, department),
+        allowed={g: scoring.grade_ceiling(share, people) for g, share in (shares or {}).items()},
+    )
+
+
+def _row(case: Case, member: StaffMember | None, head: HeadPay | None, pay: Decimal | None) -> SheetRow:
+    d = case.data
+    is_head = head is not None and d[EMPLOYEE] == head.head
+    capped = ((d.get("sheet") or {}).get("result") or {}).get("capped")
+    return SheetRow(
+        employee=d[EMPLOYEE], case_id=case.id, number=case.number, state=case.state,
+        total=Decimal(d["total_score"]) if d.get("total_score") is not None else None,
+        grade=d.get("grade", "").upper() or None,
+        pay_coefficient=Decimal(d["pay_coefficient"]) if d.get("pay_coefficient") is not None else None,
+        standard_pay=head.standard_pay if is_head and head else (member.standard_pay if member else None),
+        performance_pay=head.pay if is_head and head else pay,
+        performance_report_required=bool(d.get("performance_report_required")),
+        interview_recorded=bool(d.get("interview_record")), is_head=is_head,
+        capped=Decimal(capped) if capped is not None else None,
+        distribution_reason=d.get(distribution.REASON_FIELD) or None,
+    )
+
+
+def month_coefficient(session: Session, department: str, period: str) -> Decimal:
+    """The department coefficient HR set for the month; 1 until they set one."""
+    found = session.get(DepartmentCoefficient, (department, period))
+    return found.coefficient if found else Decimal("1")
+
+
+def department_head(session: Session, department: str, coefficient: Decimal) -> HeadPay | None:
+    """The department's head and their month's pay at `coefficient` (None until HR names one)."""
+    row = session.get(DepartmentHead, department)
+    if row is None:
+        return None
+    pay = Decimal(row.standard_pay).quantize(Decimal("0.01"))  # as the column keeps it, on either database
+    return HeadPay(row.head, pay, scoring.head_pay(coefficient, pay))
+
+
+def set_department_head(
+    session: Session, clock: Clock, department: str, head: str, standard_pay: Decimal | str, actor: Actor
+) -> DepartmentHead:
+    """Name a department's head and their standard performance pay (the workflow's managers: HR)."""
+    department = check_department(department)
+    refuse_unless_manager(actor, definition(session))
+    pay = _amount(standard_pay, "standard_pay")
+    if not isinstance(head, str) or len(head) > 80 or user_by_name(session, head) is None:
+        raise NotFound(f"no user {head!r}", f"没有用户 {head!r}")
+    row = session.get(DepartmentHead, department) or DepartmentHead(department=department)
+    row.head, row.standard_pay, row.set_by, row.set_at = head, pay, actor.name, clock.now()
+    session.add(row)
+    session.flush()
+    return row
+
+
+def set_distribution_rule(session: Session, clock: Clock, department: str, rule: str, actor: Actor) -> str:
+    """HR's forced-distribution rule for a department: `show`, `reason` or `block` (001 §2.3)."""
+    refuse_unless_manager(actor, definition(session))
+    return distribution.set_rule(session, department, rule, actor.name, clock.now()).rule
 
 
 # --- evidence ------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal, InvalidOperation
 
 from workflow.definitions.scoresheet import Item, ScoreSheet
 
@@ -91,6 +91,7 @@ class SheetResult:
     adjustment: Decimal  # net rewards and penalties of the month
     unclamped: Decimal  # sections + goals + adjustment
     total: Decimal  # unclamped, kept within 0–100
+    capped: Decimal  # the points above 100 the cap cut (a reward on a full sheet): kept, not lost
     grade: str
     pay_coefficient: Decimal
     unscored: tuple[str, ...]  # goals and scale items nobody recorded: a caller may refuse an incomplete sheet
@@ -214,8 +215,8 @@ def score_sheet(
     letter = grade(total)
     return SheetResult(
         sheet=sheet.key, sections=tuple(sections), goals=tuple(goals), adjustment=adjustment,
-        unclamped=unclamped, total=total, grade=letter, pay_coefficient=pay_coefficient(letter),
-        unscored=tuple(unscored),
+        unclamped=unclamped, total=total, capped=max(ZERO, unclamped - HUNDRED), grade=letter,
+        pay_coefficient=pay_coefficient(letter), unscored=tuple(unscored),
     )
 
 
@@ -257,20 +258,24 @@ def performance_pay(
     return [(w * pool / weight_sum).quantize(Decimal(1), rounding=ROUND_HALF_UP) for w in weighted]
 
 
-def grade_distribution(grades: Iterable[str]) -> dict[str, GradeShare]:
-    """How many people got each grade, their share and its deviation from the guideline (A 4 %, B 6 %, …)."""
-    counts = dict.fromkeys(GRADE_GUIDELINE, 0)
+def grade_distribution(
+    grades: Iterable[str], guideline_shares: Mapping[str, Decimal] | None = None
+) -> dict[str, GradeShare]:
+    """How many people got each grade, their share and its deviation from the guideline (A 4 %, B 6 %, …;
+    the definition's `grade_share` table when given, by upper-case grade)."""
+    guidelines = dict(guideline_shares or GRADE_GUIDELINE)
+    counts = dict.fromkeys(guidelines, 0)
     for g in grades:
         letter = g.upper() if isinstance(g, str) else g
         if letter not in counts:
-            raise ScoringError(f"unknown grade {g!r}; grades are {', '.join(GRADE_GUIDELINE)}")
+            raise ScoringError(f"unknown grade {g!r}; grades are {', '.join(guidelines)}")
         counts[letter] += 1
     people = sum(counts.values())
     cent = Decimal("0.01")
     result = {}
     for letter, count in counts.items():
         share = Decimal(count) * HUNDRED / people if people else ZERO
-        guideline = GRADE_GUIDELINE[letter]
+        guideline = guidelines[letter]
         result[letter] = GradeShare(
             count=count,
             share=share.quantize(cent, rounding=ROUND_HALF_UP),
@@ -289,3 +294,81 @@ def needs_performance_report(monthly_totals_in_order: Iterable[Number | float]) 
         if run >= REPORT_AFTER_MONTHS:
             return True
     return False
+
+
+def grade_ceiling(share: Number | float, people: int) -> int:
+    """How many of `people` sheets may get a grade whose forced share is `share` percent: the share of the
+    headcount rounded up (001 §2.3; a department of 4 may have one A at 4 %, three C at 60 %)."""
+    percent = _percent(share, "a grade's share")
+    if isinstance(people, bool) or not isinstance(people, int) or people < 0:
+        raise ScoringError(f"the headcount must be a whole number 0 or more, not {people!r}")
+    return int((percent * people / HUNDRED).to_integral_value(rounding=ROUND_CEILING))
+
+
+def head_pay(department_coefficient: Number | float, standard_pay: Number | float) -> Decimal:
+    """A department head's month: the department coefficient × the head's standard performance pay, to whole
+    yuan rounded half up (001 §5.1 月度各部门负责人绩效薪资 = 部门月度绩效系数 × 部长标准绩效薪资)."""
+    coefficient = _decimal(department_coefficient, "the department coefficient")
+    pay = _decimal(standard_pay, "the head's standard pay")
+    if coefficient < 0 or pay < 0:
+        raise ScoringError("the department coefficient and the head's standard pay must not be negative")
+    return (coefficient * pay).quantize(Decimal(1), rounding=ROUND_HALF_UP)
+
+
+def remainder(standard_pays: Iterable[Number | float], department_coefficient: Number | float) -> Decimal:
+    """What a coefficient below 1 leaves of the staff's pool, ΣS − coefficient × ΣS, to the fen: 001 §5.1 has the
+    head pay it out once a quarter as an adjustment reward. Nothing is left at a coefficient of 1 or more."""
+    coefficient = _decimal(department_coefficient, "the department coefficient")
+    total = sum((_decimal(s, "a standard pay") for s in standard_pays), ZERO)
+    if coefficient >= 1:
+        return ZERO.quantize(Decimal("0.01"))
+    return (total - coefficient * total).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+# 001 奖惩细则 第八条: ranks that offset each other (三), and how many of a rank make one of the next (一), (二).
+OFFSETS: tuple[tuple[str, str], ...] = (
+    ("commendation", "warning"), ("merit", "demerit"), ("major_merit", "major_demerit"),
+)
+
+
+@dataclass(frozen=True)
+class YearTally:
+    recorded: dict[str, int]  # every reward and penalty of the year's sheets, by kind
+    net: dict[str, int]  # after offsetting same ranks and turning three of a rank into one of the next
+    dismissal: bool  # 第八条 (四): three major demerits in a year
+
+
+def year_tally(adjustments: Iterable[str], per_major: int = 3, for_dismissal: int = 3) -> YearTally:
+    """The year's rewards and penalties as 第八条 counts them. (choice) Same ranks offset first (三); then every
+    `per_major` demerits left make a major demerit (二) and every `per_major` merits a major merit (一); the
+    major ranks offset again, and `for_dismissal` major demerits left mean dismissal (四)."""
+    if per_major < 1 or for_dismissal < 1:
+        raise ScoringError("the yearly thresholds must be 1 or more")
+    recorded = dict.fromkeys(ADJUSTMENTS, 0)
+    for kind in adjustments:
+        if kind not in recorded:
+            raise ScoringError(f"unknown reward or penalty {kind!r}; known: {', '.join(ADJUSTMENTS)}")
+        recorded[kind] += 1
+    net = dict(recorded)
+
+    def offset(reward: str, penalty: str) -> None:
+        both = min(net[reward], net[penalty])
+        net[reward] -= both
+        net[penalty] -= both
+
+    for reward, penalty in OFFSETS[:2]:
+        offset(reward, penalty)
+    for minor, major in (("merit", "major_merit"), ("demerit", "major_demerit")):
+        net[major] += net[minor] // per_major
+        net[minor] %= per_major
+    offset(*OFFSETS[2])
+    return YearTally(recorded=recorded, net=net, dismissal=net["major_demerit"] >= for_dismissal)
+
+
+def yearly_score(monthly_totals: Iterable[Number | float]) -> Decimal | None:
+    """(choice) The yearly score (年度综合评价结果, 001 §5.4) is the mean of the year's monthly totals, to 0.01;
+    None for a year without a scored month."""
+    totals = [_percent(t, "a monthly total") for t in monthly_totals]
+    if not totals:
+        return None
+    return (sum(totals, ZERO) / len(totals)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)

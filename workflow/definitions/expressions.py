@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import ast
 import functools
+import threading
 from collections.abc import Callable, Mapping
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from simpleeval import SimpleEval
+from simpleeval import DISALLOW_FUNCTIONS, FeatureNotAvailable, SimpleEval
 
 
 def _sheet_result(key: str) -> Any:
@@ -112,13 +113,44 @@ def _evaluable(expr: str) -> str:
     return ast.unparse(_tree(expr))
 
 
+@functools.lru_cache(maxsize=4096)
+def _parsed(expr: str) -> ast.stmt:
+    """The tree simpleeval evaluates, parsed once: evaluating never changes it."""
+    return SimpleEval.parse(_evaluable(expr))  # type: ignore[no-any-return]
+
+
 class _Evaluator(SimpleEval):  # type: ignore[misc]  # simpleeval is untyped
     """simpleeval with tuples and lists, which the load-time check allows (`cause in ('a', 'b')`)."""
 
-    def __init__(self, names: dict[str, Any], functions: dict[str, Any]):
-        super().__init__(names=names, functions=functions)
+    def __init__(self) -> None:
+        super().__init__(names={}, functions={})
         self.nodes[ast.Tuple] = lambda node: tuple(self._eval(e) for e in node.elts)
         self.nodes[ast.List] = lambda node: [self._eval(e) for e in node.elts]
+
+    def bind(self, names: dict[str, Any], functions: dict[str, Any]) -> _Evaluator:
+        """Set the names and functions of the next evaluation, with the check simpleeval makes when it is made."""
+        for function in functions.values():
+            if function in DISALLOW_FUNCTIONS:
+                raise FeatureNotAvailable(f"This function {function} is a really bad idea.")
+        self.names, self.functions = names, functions
+        return self
+
+
+# Evaluators to reuse: making one builds its table of node handlers, which costs more than most guards.
+# One per evaluation at a time (a function a guard calls could evaluate another expression), per thread.
+_idle = threading.local()
+
+
+def _evaluator() -> _Evaluator:
+    pool: list[_Evaluator] = _idle.__dict__.setdefault("pool", [])
+    return pool.pop() if pool else _Evaluator()
+
+
+def _release(evaluator: _Evaluator) -> None:
+    evaluator.names, evaluator.functions = {}, {}  # holds nothing of a case between evaluations
+    pool: list[_Evaluator] = _idle.__dict__.setdefault("pool", [])
+    if len(pool) < 8:
+        pool.append(evaluator)
 
 
 class ExpressionError(ValueError):
@@ -155,18 +187,21 @@ def check(expr: str, known: set[str], context_functions: tuple[str, ...] = ()) -
         )
 
 
-def value_of(expr: str, names: dict[str, Any], functions: dict[str, Any] | None = None) -> Any:
+def value_of(expr: str, names: Mapping[str, Any], functions: dict[str, Any] | None = None) -> Any:
     """Evaluate a checked expression; None if it fails (None compared with a number, say)."""
-    evaluator = _Evaluator(
-        names={**getattr(expr, "constants", {}), **names},
-        functions={**FUNCTIONS, **getattr(expr, "tables", {}), **(functions or {})},
-    )
+    text = str(expr)
+    evaluator = _evaluator()
     try:
-        return evaluator.eval(_evaluable(str(expr)))
-    except Exception:
-        return None
+        evaluator.bind({**getattr(expr, "constants", {}), **names},
+                       {**FUNCTIONS, **getattr(expr, "tables", {}), **(functions or {})})
+        try:
+            return evaluator.eval(text, _parsed(text))
+        except Exception:
+            return None
+    finally:
+        _release(evaluator)
 
 
-def evaluate(expr: str, names: dict[str, Any], functions: dict[str, Any] | None = None) -> bool:
+def evaluate(expr: str, names: Mapping[str, Any], functions: dict[str, Any] | None = None) -> bool:
     """Whether a checked condition holds; one that fails to evaluate does not."""
     return bool(value_of(expr, names, functions))

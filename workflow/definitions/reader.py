@@ -63,7 +63,19 @@ def _scalar(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
     return value
 
 
-def _build(node: yaml.Node, loader: yaml.SafeLoader, dupes: list[tuple[int, str]]) -> Any:
+# No format of the service nests deeper than a dozen levels; an alias that refers to itself would nest forever.
+MAX_DEPTH = 40
+
+
+class TooDeep(yaml.YAMLError):
+    def __init__(self, line: int):
+        super().__init__(f"nested more than {MAX_DEPTH} levels deep (or an alias refers to itself)")
+        self.line = line
+
+
+def _build(node: yaml.Node, loader: yaml.SafeLoader, dupes: list[tuple[int, str]], depth: int = 0) -> Any:
+    if depth > MAX_DEPTH:
+        raise TooDeep(node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
         result = LMap()
         result.line = node.start_mark.line + 1
@@ -73,11 +85,11 @@ def _build(node: yaml.Node, loader: yaml.SafeLoader, dupes: list[tuple[int, str]
             key = str(key) if not isinstance(key, str) else key
             if key in result:
                 dupes.append((key_node.start_mark.line + 1, key))
-            result[key] = _build(value_node, loader, dupes)
+            result[key] = _build(value_node, loader, dupes, depth + 1)
             result.key_lines[key] = key_node.start_mark.line + 1
         return result
     if isinstance(node, yaml.SequenceNode):
-        items = LList(_build(n, loader, dupes) for n in node.value)
+        items = LList(_build(n, loader, dupes, depth + 1) for n in node.value)
         items.line = node.start_mark.line + 1
         items.item_lines = [n.start_mark.line + 1 for n in node.value]
         return items
@@ -179,6 +191,9 @@ def read_checked(
     c = Checker(filename)
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except RecursionError:  # PyYAML composes nested collections recursively
+        c.add(1, "yaml_syntax", f"not valid YAML: nested more than {MAX_DEPTH} levels deep")
+        return None, c.problems
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         reason = " ".join(filter(None, [exc.context, exc.problem]))
@@ -193,6 +208,9 @@ def read_checked(
     dupes: list[tuple[int, str]] = []
     try:
         doc = _build(node, yaml.SafeLoader(""), dupes)
+    except TooDeep as exc:
+        c.add(exc.line, "yaml_syntax", f"not valid YAML: {exc}")
+        return None, c.problems
     except yaml.YAMLError as exc:
         c.add(1, "yaml_syntax", f"not valid YAML: {exc}")
         return None, c.problems

@@ -133,6 +133,23 @@ class Deadline:
 
 
 @dataclass(frozen=True)
+class DateDeadline(Deadline):
+    """A due date read from a date field: the end of the day `days_after` days after the field's date.
+
+    002 §4.1 needs it twice: delivery by the customer's promised date (days_after 0), and at most 15 days
+    after the request date, however late the request was entered. The month-anchored fields keep their
+    defaults, so code that only knows `Deadline` still reads a whole value.
+    """
+
+    months_after: int = 0
+    day: int = 0
+    days_after: int = 0
+
+    def __str__(self) -> str:
+        return f"end of {self.field}" + (f" + {self.days_after} day(s)" if self.days_after else "")
+
+
+@dataclass(frozen=True)
 class Event:
     kind: Literal["enter", "leave", "transition"]
     name: str

@@ -36,10 +36,10 @@ from sqlalchemy.orm import Session
 
 from ..definitions import Definition, expressions
 from ..models import Case, HistoryEntry, WorkflowVersion
-from . import derived
+from . import audit_models, derived  # audit_models: its tables and history indexes join the metadata
 from .clock import Clock
-from .errors import WorkflowError
-from .history import TRANSITION, Break, verify_case
+from .errors import NotFound, WorkflowError
+from .history import MIGRATION, TRANSITION, Break, verify_case
 from .publishing import workflow_of
 
 CHECKPOINT_FORMAT = "aftersales-workflow audit checkpoint 1"
@@ -107,13 +107,36 @@ def verify_case_row(
         missing = entries[-1].seq + 1 if case.lock_version > len(moves) else moves[max(case.lock_version, 0)].seq
         found.append(Break(case.id, missing, f"the case's lock_version is {case.lock_version} "
                                              f"but its history holds {len(moves)} moves"))
-    if moves and moves[-1].to_state != case.state:
-        found.append(Break(case.id, moves[-1].seq, "the case's state differs from its last history row"))
+    # A migration to a later version may map the state: the last move or migration names the state now.
+    placed = [e for e in entries if e.kind in (TRANSITION, MIGRATION)]
+    if placed and placed[-1].to_state != case.state:
+        found.append(Break(case.id, placed[-1].seq, "the case's state differs from its last history row"))
     if not found:  # a head that disagrees with a row already shown missing would only add noise
         found += _head_breaks(case, entries[-1], moves[-1].actor if moves else None)
     if moves:
-        found += compare_data(session, clock, workflow, case, moves)
+        found += compare_data(session, clock, workflow, case, moves, _versions_along(session, case, entries))
     return found
+
+
+def _versions_along(session: Session, case: CaseRow, entries: list[HistoryEntry]) -> dict[int, Definition]:
+    """For a case migrated to later versions, the definition each move was made under (by seq): the
+    `from_version` of the first migration before the first one, then each migration's `to_version`."""
+    migrations = [e for e in entries if e.kind == MIGRATION]
+    if not migrations:
+        return {}
+    key = session.scalar(select(WorkflowVersion.key).where(WorkflowVersion.id == case.version_id))
+    numbers = [migrations[0].inputs.get("from_version")] + [m.inputs.get("to_version") for m in migrations]
+    rows = session.scalars(select(WorkflowVersion).where(WorkflowVersion.key == key,
+                                                       WorkflowVersion.version.in_(numbers)))
+    by_number = {v.version: workflow_of(v).definition for v in rows}
+    under, boundaries = {}, [(m.seq, m.inputs.get("to_version")) for m in migrations]
+    current = numbers[0]
+    for e in entries:
+        while boundaries and e.seq >= boundaries[0][0]:
+            current = boundaries.pop(0)[1]
+        if e.kind == TRANSITION and current in by_number:
+            under[e.seq] = by_number[current]
+    return under
 
 
 def _head_breaks(case: CaseRow, last: HistoryEntry, mover: str | None) -> list[Break]:
@@ -138,12 +161,17 @@ class ReplayFailed(Exception):
         self.seq = seq
 
 
-def replay(session: Session, clock: Clock, definition: Definition, moves: Sequence[HistoryEntry]) -> dict[str, Any]:
-    """The case data that `moves` (the case's transition rows, in order) produce."""
+def replay(
+    session: Session, clock: Clock, definition: Definition, moves: Sequence[HistoryEntry],
+    under: dict[int, Definition] | None = None,
+) -> dict[str, Any]:
+    """The case data that `moves` (the case's transition rows, in order) produce; `under`: the definition a
+    move was made under by its seq, where it is not `definition` (a case migrated to a later version)."""
     if moves[0].seq != 1 or moves[0].from_state is not None:
         raise ReplayFailed(moves[0].seq, "the history does not begin with the case's opening")
     data = dict(moves[0].inputs)  # the opening stored everything the case started with
     for move in moves[1:]:
+        definition = (under or {}).get(move.seq, definition)
         transition = definition.transitions.get(move.action)
         if transition is None:
             raise ReplayFailed(move.seq, f"{move.action!r} is not a transition of the case's workflow version")
@@ -154,12 +182,13 @@ def replay(session: Session, clock: Clock, definition: Definition, moves: Sequen
 
 
 def compare_data(
-    session: Session, clock: Clock, workflow: Audited, case: CaseRow, moves: Sequence[HistoryEntry]
+    session: Session, clock: Clock, workflow: Audited, case: CaseRow, moves: Sequence[HistoryEntry],
+    under: dict[int, Definition] | None = None,
 ) -> list[Break]:
     """A break per field of `cases.data` that differs from what the case's history gives."""
     last = moves[-1]
     try:
-        replayed = _as_stored(replay(session, clock, workflow.definition, moves))
+        replayed = _as_stored(replay(session, clock, workflow.definition, moves, under))
     except ReplayFailed as exc:
         return [Break(case.id, exc.seq, str(exc))]
     unverifiable = set() if _series_still_since(session, workflow, case.id, replayed, last.at) \
@@ -392,3 +421,93 @@ def _signature(body: dict[str, Any], key: bytes) -> str:
 def _chunks(items: Sequence[Head], size: int) -> Iterable[Sequence[Head]]:
     for start in range(0, len(items), size):
         yield items[start:start + size]
+
+
+# --- the runs of `audit verify`, and one case's chain ------------------------------------------------
+
+
+def record_run(
+    session: Session, started_at: datetime, finished_at: datetime, run_by: str, checked: int, breaks: list[Break]
+) -> audit_models.AuditRun:
+    """Keep the outcome of a full verification, for the audit area (`last_run`)."""
+    first = breaks[0] if breaks else None
+    run = audit_models.AuditRun(
+        started_at=started_at, finished_at=finished_at, run_by=run_by[:80], cases_checked=checked,
+        breaks=len(breaks), first_case_id=first.case_id if first else None, first_seq=first.seq if first else None,
+        first_reason=first.reason[:500] if first else None,
+    )
+    session.add(run)
+    session.flush()
+    return run
+
+
+def last_run(session: Session) -> audit_models.AuditRun | None:
+    return session.scalars(select(audit_models.AuditRun)
+                           .order_by(audit_models.AuditRun.finished_at.desc(), audit_models.AuditRun.id.desc())
+                           .limit(1)).first()
+
+
+def verify_and_record(session: Session, clock: Clock, run_by: str, auditors: frozenset[str]) -> audit_models.AuditRun:
+    """A full verification, kept as a run; on a break, a `chain_break` notification to the `auditors` roles.
+
+    For a periodic job (the timer worker): it writes, so run it in a session of its own, not in a snapshot.
+    """
+    from .notifications import notify  # a job's need only: the audit itself writes nothing
+
+    started = clock.now()
+    checked, breaks = verify_all(session, clock)
+    run = record_run(session, started, clock.now(), run_by, checked, breaks)
+    if breaks:
+        first = breaks[0]
+        notify(session, auditors, case=None, kind="chain_break", at=clock.now(), message={
+            "en": f"History verification found {len(breaks)} break(s); first: case {first.case_id}, "
+                  f"row {first.seq}: {first.reason}"[:1000],
+            "zh": f"历史校验发现 {len(breaks)} 处断裂；首处：案件 {first.case_id} 第 {first.seq} 行"})
+    return run
+
+
+@dataclass(frozen=True)
+class ChainStatus:
+    """Whether one case's history verifies (its chain, and the case row against it)."""
+
+    case_id: int
+    rows: int
+    holds: bool
+    first_break: Break | None
+
+
+def chain_status(session: Session, clock: Clock, case_id: int) -> ChainStatus:
+    """One case checked as `audit verify` checks it, for the case page."""
+    case = session.execute(
+        select(Case.id, Case.version_id, Case.state, Case.lock_version, Case.data, Case.last_seq, Case.last_hash,
+               Case.last_mover).where(Case.id == case_id)).one_or_none()
+    if case is None:
+        raise NotFound(f"case {case_id} does not exist", f"案件 {case_id} 不存在")
+    row = CaseRow(*case)
+    entries = list(session.scalars(
+        select(HistoryEntry).where(HistoryEntry.case_id == case_id).order_by(HistoryEntry.seq)
+        .execution_options(populate_existing=True)))
+    breaks = verify_case_row(session, clock, _Definitions(session)(row.version_id), row, entries)
+    return ChainStatus(case_id, len(entries), not breaks, breaks[0] if breaks else None)
+
+
+# --- the access log: every auditor's look --------------------------------------------------------------
+
+
+def record_access(session: Session, at: datetime, actor: str, kind: str, case_id: int | None, detail: str) -> None:
+    """Append one look to the access log (append-only: the database refuses to change or remove a row)."""
+    if kind not in audit_models.ACCESS_KINDS:
+        raise ValueError(f"unknown access kind {kind!r}")
+    session.add(audit_models.AuditAccess(at=at, actor=actor[:80], kind=kind, case_id=case_id, detail=detail[:1000]))
+    session.flush()
+
+
+def access_log(
+    session: Session, before: tuple[datetime, int] | None = None, limit: int = 50
+) -> list[audit_models.AuditAccess]:
+    """The newest looks first, `limit` of them, those before (at, id) when given (keyset pagination)."""
+    model = audit_models.AuditAccess
+    query = select(model)
+    if before is not None:
+        query = query.where(tuple_(model.at, model.id) < tuple_(*before))
+    return list(session.scalars(query.order_by(model.at.desc(), model.id.desc()).limit(max(1, min(limit, 500)))))

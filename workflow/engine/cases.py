@@ -6,15 +6,17 @@ data, history and timers of one move land in one transaction or not at all.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Table, bindparam, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Column, Table, bindparam, inspect, select, update
+from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm.util import identity_key
 
 from ..definitions import Definition, FieldSpec, TransitionSpec, expressions, values
 from ..definitions.schema import SYSTEM_ROLE, GuardSpec, InputSpec
-from ..models import Case, HistoryEntry
-from . import derived, extensions, history, numbering, observe, policy, timers
+from ..models import Base, Case, HistoryEntry, WorkflowVersion
+from . import derived, driver, extensions, history, numbering, observe, policy, timers
 from .clock import Clock
 from .errors import GuardFailed, InvalidInputs, NotFound, RoleRefused, StaleCase, UnknownAction
 from .limits import check_comment
@@ -31,8 +33,9 @@ Messages = dict[str, str]
 MAX_ID = 2**31 - 1  # ids are 32-bit integers on PostgreSQL
 
 _CASES = cast(Table, Case.__table__)
+_VERSIONS = cast(Table, WorkflowVersion.__table__)
 # A move's compare-and-set, built once: the b_ parameters are the case as loaded.
-_MOVE = (
+_MOVE = driver.Prebuilt(
     update(_CASES)
     .where(_CASES.c.id == bindparam("b_id"), _CASES.c.lock_version == bindparam("b_version"),
            _CASES.c.last_seq == bindparam("b_seq"))
@@ -41,8 +44,55 @@ _MOVE = (
 )
 
 
+def _loaded_columns(cls: type[Base]) -> list[tuple[str, Column[Any]]]:
+    """(attribute, column) of every column the ORM loads with an instance of `cls` (deferred ones aside)."""
+    return [(prop.key, cast(Column[Any], prop.columns[0])) for prop in inspect(cls).column_attrs if not prop.deferred]
+
+
+# The case with its version row, as the ORM would load them (Case.version is lazy="joined", `source` deferred):
+# every column of the models, so that a column added to them is loaded here too.
+_CASE_COLUMNS = _loaded_columns(Case)
+_VERSION_COLUMNS = _loaded_columns(WorkflowVersion)
+_LOAD = driver.Prebuilt(
+    select(*(c for _, c in _CASE_COLUMNS), *(c for _, c in _VERSION_COLUMNS))
+    .join_from(_CASES, _VERSIONS, _CASES.c.version_id == _VERSIONS.c.id)
+    .where(_CASES.c.id == bindparam("b_id"))
+)
+
+
+def _persistent(cls: type[Base], values: dict[str, Any]) -> Any:
+    """An instance of `cls` as the ORM builds a loaded row (values straight into __dict__), not yet in a session."""
+    instance = inspect(cls).class_manager.new_instance()
+    instance.__dict__.update(values)
+    make_transient_to_detached(instance)  # persistent state: committed values, the rest loaded on access
+    return instance
+
+
+def _load_case(session: Session, case_id: int) -> Case | None:
+    """The case and its version row in one statement on the driver, made persistent in `session`.
+
+    What `session.get` does, for the common case of a Case the session does not hold yet and nothing
+    pending to flush; otherwise `session.get` itself (which refreshes an expired Case, flushes first).
+    """
+    if (session.identity_map.get(identity_key(Case, case_id)) is not None
+            or session.new or session.dirty or session.deleted):
+        return session.get(Case, case_id)
+    rows = _LOAD.rows(session.connection(), {"b_id": case_id})
+    if not rows:
+        return None
+    row = rows[0]
+    values = {key: value for (key, _), value in zip(_CASE_COLUMNS, row, strict=False)}
+    version = session.identity_map.get(identity_key(WorkflowVersion, values["version_id"]))
+    if version is None:
+        version = _persistent(WorkflowVersion, {
+            key: value for (key, _), value in zip(_VERSION_COLUMNS, row[len(_CASE_COLUMNS):], strict=True)})
+    case = cast(Case, _persistent(Case, {**values, "version": version}))
+    session.add(case)  # and its version, by the relationship's cascade
+    return case
+
+
 def get_case(session: Session, case_id: int) -> Case:
-    case = session.get(Case, case_id) if 0 < case_id <= MAX_ID else None
+    case = _load_case(session, case_id) if 0 < case_id <= MAX_ID else None
     if case is None:
         raise NotFound(f"case {case_id} does not exist", f"案件 {case_id} 不存在")
     return case
@@ -51,6 +101,28 @@ def get_case(session: Session, case_id: int) -> Case:
 def typed_data(definition: Definition, data: dict[str, Any]) -> dict[str, Any]:
     """The case's data as typed values for guards, with every field present (None when unset)."""
     return {name: values.from_json(spec, data.get(name)) for name, spec in definition.fields.items()}
+
+
+class _TypedData(Mapping[str, Any]):
+    """typed_data(definition, data), worked out on its first read: most moves start no timer that reads it."""
+
+    def __init__(self, definition: Definition, data: dict[str, Any]):
+        self._definition, self._data = definition, data
+        self._typed: dict[str, Any] | None = None
+
+    def _all(self) -> dict[str, Any]:
+        if self._typed is None:
+            self._typed = typed_data(self._definition, self._data)
+        return self._typed
+
+    def __getitem__(self, name: str) -> Any:
+        return self._all()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._all())
 
 
 def _resolve_ref(session: Session, spec: FieldSpec, value: str) -> str | Messages:
@@ -203,10 +275,28 @@ def unmet_guard(
     session: Session, definition: Definition, transition: TransitionSpec, case: Case, actor: Actor, clock: Clock,
 ) -> GuardSpec | None:
     """The first of the step's guards that read no input and do not hold now, or None."""
+    guards = [g for g in transition.guards if not g.uses_inputs]
+    if not guards:  # most steps: nothing to work the case's names out for
+        return None
     names = _guard_names(definition, case, clock, {}, actor)
     functions = _guard_functions(session, definition, case, actor)
-    return next((g for g in transition.guards
-                 if not g.uses_inputs and not expressions.evaluate(g.when, names, functions)), None)
+    return next((g for g in guards if not expressions.evaluate(g.when, names, functions)), None)
+
+
+def _check_guards(
+    session: Session, definition: Definition, transition: TransitionSpec, case: Case, actor: Actor, clock: Clock,
+    typed_inputs: dict[str, Any],
+) -> None:
+    """GuardFailed for the first of the step's guards that does not hold with these inputs."""
+    if not transition.guards:
+        return
+    names = _guard_names(definition, case, clock, typed_inputs, actor)
+    functions = _guard_functions(session, definition, case, actor)
+    for guard in transition.guards:
+        if not expressions.evaluate(guard.when, names, functions):
+            fields = {guard.field: guard.message} if guard.field else {}
+            observe.refused(GUARD)
+            raise GuardFailed(guard.message["en"], guard.message["zh"], fields)
 
 
 def available_actions(session: Session, clock: Clock, case: Case, actor: Actor) -> list[TransitionSpec]:
@@ -250,13 +340,7 @@ def advance(
         raise refused.error()
     typed_inputs = _check_values(session, clock, list(transition.inputs), inputs or {}, "inputs")
     extensions.complete_inputs(session, definition, typed_inputs, case.data)
-    names = _guard_names(definition, case, clock, typed_inputs, actor)
-    functions = _guard_functions(session, definition, case, actor)
-    for guard in transition.guards:
-        if not expressions.evaluate(guard.when, names, functions):
-            fields = {guard.field: guard.message} if guard.field else {}
-            observe.refused(GUARD)
-            raise GuardFailed(guard.message["en"], guard.message["zh"], fields)
+    _check_guards(session, definition, transition, case, actor, clock, typed_inputs)
 
     from_state = case.state
     dest = workflow.move(from_state, action)
@@ -275,17 +359,17 @@ def advance(
     # changes no other column; it is still a move and steps lock_version.
     moved = {"state": dest, "data": data, "number": number, "updated_at": now,
              "lock_version": case.lock_version + 1, **history.head_of(row)}
-    result = cast(CursorResult[Any], session.connection().execute(
-        _MOVE, {"b_id": case.id, "b_version": case.lock_version, "b_seq": case.last_seq, **moved}
-    ))
-    if result.rowcount != 1:
+    matched = _MOVE.rowcount(
+        session.connection(), {"b_id": case.id, "b_version": case.lock_version, "b_seq": case.last_seq, **moved}
+    )
+    if matched != 1:
         raise history.stale(case)
     try:
         entry = history.insert_row(session, row)
         history.set_head(case, moved)  # the session's Case as the UPDATE left it: no reload, no second UPDATE
         timers.on_transition(
             session, clock, definition, case, action=action, from_state=from_state, to_state=dest, at=now,
-            typed_data=typed_data(definition, case.data),
+            typed_data=_TypedData(definition, case.data),
         )
         extensions.run_effects(session, clock, definition, transition, case, now)
     except BaseException:

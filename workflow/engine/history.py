@@ -13,16 +13,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Table, bindparam, insert, select, update
+from sqlalchemy import Table, bindparam, insert, inspect, select, update
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import manager_of_class, set_committed_value
 
 from ..models import Case, HistoryEntry
+from . import driver
 from .errors import StaleCase
 
 GENESIS = "0" * 64
 TRANSITION = "transition"
 NOTICE = "notice"
+MIGRATION = "migration"  # the case moved to a later version of its workflow (workflow/engine/migration.py)
 
 
 def canonical_row(
@@ -86,8 +88,7 @@ def head_of(row: dict[str, Any]) -> dict[str, Any]:
 
 def insert_row(session: Session, row: dict[str, Any]) -> HistoryEntry:
     """INSERT `row` (from next_row) and hand it back as a persistent, unmodified HistoryEntry of the session."""
-    result = cast(CursorResult[Any], session.connection().execute(_INSERT, row))
-    (entry_id,) = result.inserted_primary_key or (None,)
+    ((entry_id,),) = _INSERT.rows(session.connection(), row)
     # Built as the ORM builds a loaded row (values straight into __dict__), not through __init__'s
     # attribute events, which would cost more than the INSERT itself.
     entry: HistoryEntry = _ENTRY_MANAGER.new_instance()
@@ -99,6 +100,12 @@ def insert_row(session: Session, row: dict[str, Any]) -> HistoryEntry:
 
 def set_head(case: Case, head: dict[str, Any]) -> None:
     """Tell the session's Case what the statement just wrote, as committed state (no second UPDATE)."""
+    state = inspect(case)
+    if not (state.modified or state.expired or state.expired_attributes or state.callables):
+        # Nothing pending, expired or left to load on the Case: committing a value is then only storing it,
+        # which set_committed_value does at ten times the cost, attribute by attribute.
+        case.__dict__.update(head)
+        return
     for name, value in head.items():
         set_committed_value(case, name, value)
 
@@ -112,14 +119,20 @@ def stale(case: Case) -> StaleCase:
 
 
 _CASES = cast(Table, Case.__table__)
-_INSERT = insert(cast(Table, HistoryEntry.__table__))
+_HISTORY = cast(Table, HistoryEntry.__table__)
+# The columns next_row gives, in its order; the INSERT hands back the new row's id.
+_ROW_KEYS = ("case_id", "seq", "kind", "at", "actor", "action", "from_state", "to_state", "inputs", "comment",
+             "prev_hash", "hash")
+_INSERT = driver.Prebuilt(insert(_HISTORY).returning(_HISTORY.c.id), keys=_ROW_KEYS)
 _ENTRY_MANAGER = manager_of_class(HistoryEntry)
 # The chain head moves by compare-and-set on last_seq: of two appends on the same head, one loses.
 _HEAD = {
-    mover: update(_CASES)
-    .where(_CASES.c.id == bindparam("b_id"), _CASES.c.last_seq == bindparam("b_seq"))
-    .values(last_seq=bindparam("last_seq"), last_hash=bindparam("last_hash"),
-            **({"last_mover": bindparam("last_mover")} if mover else {}))
+    mover: driver.Prebuilt(
+        update(_CASES)
+        .where(_CASES.c.id == bindparam("b_id"), _CASES.c.last_seq == bindparam("b_seq"))
+        .values(last_seq=bindparam("last_seq"), last_hash=bindparam("last_hash"),
+                **({"last_mover": bindparam("last_mover")} if mover else {}))
+    )
     for mover in (True, False)
 }
 
@@ -137,10 +150,9 @@ def append(
     row = next_row(case, at=at, actor=actor, action=action, from_state=from_state, to_state=to_state,
                    inputs=inputs, comment=comment, kind=kind)
     head = head_of(row)
-    result = cast(CursorResult[Any], session.connection().execute(
-        _HEAD["last_mover" in head], {"b_id": case.id, "b_seq": case.last_seq, **head}
-    ))
-    if result.rowcount != 1:
+    params = {"b_id": case.id, "b_seq": case.last_seq, **head}
+    moved = _HEAD["last_mover" in head].rowcount(session.connection(), params)
+    if moved != 1:
         raise stale(case)
     entry = insert_row(session, row)
     set_head(case, head)

@@ -88,4 +88,5 @@ def announce(
                     "addressed_to": sorted(roles), "number": timer.repeats + 1 if kind == "reminder" else 1},
             comment=f"{NOTICES[kind]['zh']} {NOTICES[kind]['en']}", kind=history.NOTICE,
         )
-    notify(session, roles, case=case, kind=kind, message=text, at=at, timer_id=timer.id, email=email)
+    # Flushed with whatever the caller flushes next: the sweep once per case, a move at its COMMIT.
+    notify(session, roles, case=case, kind=kind, message=text, at=at, timer_id=timer.id, email=email, flush=False)

@@ -8,7 +8,8 @@ exactly once notifies exactly once. E-mail is sent afterwards from the outbox (`
 from __future__ import annotations
 
 import smtplib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
@@ -27,13 +28,33 @@ def holder_roles(definition: Definition, state: str) -> set[str]:
     return {r for t in definition.transitions_from(state) for r in t.roles} - {SYSTEM_ROLE}
 
 
+_KEPT = "workflow.notifications.recipients"  # Session.info: recipients by set of roles, inside recipients_kept
+
+
+@contextmanager
+def recipients_kept(session: Session) -> Iterator[None]:
+    """Inside the block, the people holding a set of roles are read once: a timer sweep's batch, say, whose
+    cases notify the same roles again and again, and which changes no user or role."""
+    session.info[_KEPT] = {}
+    try:
+        yield
+    finally:
+        session.info.pop(_KEPT, None)
+
+
 def recipients(session: Session, roles: Iterable[str]) -> list[User]:
-    wanted = set(roles)
+    wanted = frozenset(roles)
     if not wanted:
         return []
-    return list(session.scalars(
+    kept: dict[frozenset[str], list[User]] | None = session.info.get(_KEPT)
+    if kept is not None and wanted in kept:
+        return list(kept[wanted])
+    people = list(session.scalars(
         select(User).where(User.id.in_(select(UserRole.user_id).where(UserRole.role.in_(wanted)))).order_by(User.id)
     ))
+    if kept is not None:
+        kept[wanted] = people
+    return list(people)
 
 
 def resolve_roles(definition: Definition, case: Case, names: Iterable[str]) -> set[str]:
@@ -45,12 +66,16 @@ def resolve_roles(definition: Definition, case: Case, names: Iterable[str]) -> s
 
 def notify(
     session: Session, roles: Iterable[str], *, case: Case | None, kind: str, message: Label, at: datetime,
-    timer_id: int | None = None, email: bool = False,
+    timer_id: int | None = None, email: bool = False, flush: bool = True,
 ) -> list[Notification]:
-    """Write one notification per person holding any of `roles` who may see the case."""
+    """Write one notification per person holding any of `roles` who may see the case.
+
+    flush=False leaves the rows to the session's next flush (a timer sweep flushes once per case).
+    """
     people = recipients(session, roles)
     if case is not None:  # a role-wide message must not tell a department head of another department's sheet
         people = [u for u in people if policy.may_see(session, policy.Actor(u.name, u.roles), case)]
+        people = _assignee_first(people, case, kind)
     rows = [
         Notification(
             user_id=user.id, case_id=case.id if case else None, timer_id=timer_id, kind=kind, message=message,
@@ -59,8 +84,23 @@ def notify(
         for user in people
     ]
     session.add_all(rows)
-    session.flush()
+    if flush:
+        session.flush()
     return rows
+
+
+# (choice) A warning before a deadline is for the person working the case; once it is overdue (or on any
+# other notice), everyone holding the role hears of it too, so that a case is never stuck with one person.
+ASSIGNEE_ONLY_KINDS = frozenset({"warning"})
+
+
+def _assignee_first(people: list[User], case: Case, kind: str) -> list[User]:
+    """The recipients with the case's assignee first; only the assignee for a warning, when they are one."""
+    assignee = getattr(case, "assignee", None)
+    mine = [u for u in people if u.name == assignee]
+    if not mine:
+        return people
+    return mine if kind in ASSIGNEE_ONLY_KINDS else mine + [u for u in people if u.name != assignee]
 
 
 def for_user(session: Session, user_name: str, limit: int = 10, unread_only: bool = False) -> list[Notification]:

@@ -303,10 +303,186 @@ def actionable(
 
 # -- penalties and complaint reports --
 
+
+def _named_roles(definition: Definition, *constants: str) -> frozenset[str]:
+    """The roles a definition's constants name (a text constant may name several, separated by spaces)."""
+    return frozenset(r for name in constants for r in str(definition.constants.get(name, "")).split())
+
+
+def may_read_complaint_report(actor: Actor, definition: Definition) -> bool:
+    """The monthly complaint report (003 篇1 (九)10): auditors, the role that makes it and its readers."""
+    return _reads_everything(actor) or bool(actor.roles & _named_roles(definition, "report_role", "report_readers"))
+
+
+def may_confirm_complaint_report(actor: Actor, definition: Definition) -> bool:
+    return not is_read_only(actor) and bool(actor.roles & _named_roles(definition, "report_role"))
+
+
+def may_read_penalties(actor: Actor, definition: Definition, person: str | None = None) -> bool:
+    """The penalty ledger: everyone's for the report's readers, the recorder and the approvers; one's own."""
+    everyone = _named_roles(definition, "report_role", "report_readers", "penalty_recorder", "penalty_approver",
+                            "closeout_breach_approver")
+    return _reads_everything(actor) or bool(actor.roles & everyone) or (person is not None and person == actor.name)
+
+
+def may_record_penalties(actor: Actor, definition: Definition) -> bool:
+    return not is_read_only(actor) and bool(actor.roles & _named_roles(definition, "penalty_recorder"))
+
+
+def may_decide_penalty(actor: Actor, definition: Definition, closeout_breach: bool) -> bool:
+    """The GM approves the reward and penalty notice (003 篇1 (十二)2); a closeout breach, its own approver."""
+    role = "closeout_breach_approver" if closeout_breach else "penalty_approver"
+    return not is_read_only(actor) and bool(actor.roles & _named_roles(definition, role))
+
+
 # -- service rules and their reports --
+
+
+def may_read_service_targets(actor: Actor, definition: Definition) -> bool:
+    """A month's service targets, figures over every call of the service's workflow (`definition`): its
+    readers and the auditors, as for any workflow report."""
+    return may_read_workflow_report(actor, definition)
+
+
+def _constant_role(definition: Definition, constant: str) -> frozenset[str]:
+    """The role a definition's constant names, if the definition declares it (none otherwise: fail closed)."""
+    role = definition.constants.get(constant)
+    return frozenset({role}) if isinstance(role, str) and role in definition.roles else frozenset()
+
+
+def may_list_closeout(actor: Actor, definition: Definition) -> bool:
+    """Draw up a parts closeout list (002 §4.5: the service lead): the role `closeout_lister` names."""
+    return not is_read_only(actor) and bool(actor.roles & _constant_role(definition, "closeout_lister"))
+
+
+def may_approve_closeout(actor: Actor, definition: Definition) -> bool:
+    """Approve a closeout list and its instruction (002 §4.5: the quality director): `closeout_approver`."""
+    return not is_read_only(actor) and bool(actor.roles & _constant_role(definition, "closeout_approver"))
+
+
+def may_read_closeout(actor: Actor, definition: Definition) -> bool:
+    """Closeout lists name every part owed: the workflow's readers, the auditors, and those who run them."""
+    return (may_read_workflow_report(actor, definition) or may_list_closeout(actor, definition)
+            or may_approve_closeout(actor, definition))
 
 # -- audit workspace --
 
+# Who audits the auditors: reads the access log of every auditor's look at a case, a replay or an export.
+AUDIT_ADMIN_ROLES = frozenset({"admin"})
+
+
+def may_audit(actor: Actor) -> bool:
+    """The audit area (search, export, replay, the last verification): auditors and audit admins. What it
+    shows of each case is still limited to the cases `visible` lets the actor see."""
+    return is_read_only(actor) or bool(actor.roles & AUDIT_ADMIN_ROLES)
+
+
+def may_read_access_log(actor: Actor) -> bool:
+    return bool(actor.roles & AUDIT_ADMIN_ROLES)
+
+
+def is_logged_look(actor: Actor) -> bool:
+    """Whether the actor's looks at cases, replays and exports go to the access log: every auditor's do."""
+    return is_read_only(actor)
+
+
+def chain_break_roles() -> frozenset[str]:
+    """Who hears of a broken history chain found by a periodic verification."""
+    return READ_ONLY_ROLES | AUDIT_ADMIN_ROLES
+
+
 # -- process owners' workbench --
 
+# PROCESSES glossary: the process owner edits the definitions. A definition may name its own owners' roles in
+# the constant `process_owners` (space-separated); else they are the glossary's role, like the auditor's.
+PROCESS_OWNER_ROLES = frozenset({"process_owner"})
+PROCESS_OWNERS_CONSTANT = "process_owners"
+
+
+def process_owner_roles(definition: Definition | None) -> frozenset[str]:
+    named = definition.constants.get(PROCESS_OWNERS_CONSTANT) if definition is not None else None
+    return frozenset(named.split()) if isinstance(named, str) and named.strip() else PROCESS_OWNER_ROLES
+
+
+def is_process_owner(actor: Actor, definition: Definition | None) -> bool:
+    """Whether the actor edits, publishes and migrates `definition` (None: a workflow not published yet)."""
+    return not is_read_only(actor) and bool(actor.roles & process_owner_roles(definition))
+
+
+def may_create_workflow(actor: Actor) -> bool:
+    return is_process_owner(actor, None)
+
+
+def may_view_workflow(actor: Actor, definition: Definition) -> bool:
+    """Whether the actor reads a workflow's versions and rules: its process owners, auditors, its roles."""
+    return is_process_owner(actor, definition) or is_read_only(actor) or bool(actor.roles & set(definition.roles))
+
+
+def refuse_unless_process_owner(actor: Actor, definition: Definition | None) -> None:
+    refuse_read_only(actor)
+    if not is_process_owner(actor, definition):
+        raise RoleRefused("Only a process owner of this workflow may do this", "只有该流程的流程负责人可以执行此操作")
+
+
+# PROCESSES glossary: the administrator keeps the users and their roles. Like the process owner's, the role is
+# the engine's: no definition declares it.
+ADMIN_ROLES = frozenset({"admin"})
+
+
+def may_administer_users(actor: Actor) -> bool:
+    """Whether the actor creates and disables users, assigns their roles and issues or revokes their tokens."""
+    return not is_read_only(actor) and bool(actor.roles & ADMIN_ROLES)
+
+
+def refuse_unless_user_admin(actor: Actor) -> None:
+    refuse_read_only(actor)
+    if not may_administer_users(actor):
+        raise RoleRefused("Only an administrator may manage users", "只有管理员可以管理用户")
+
+
+# The engine's own roles have no definition to label them: the glossary's words (docs/processes.md).
+ENGINE_ROLE_LABELS = {
+    "auditor": {"en": "Auditor", "zh": "审计员"},
+    "process_owner": {"en": "Process owner", "zh": "流程负责人"},
+    "admin": {"en": "Administrator", "zh": "管理员"},
+}
+
+
+def assignable_roles(session: Session) -> list[str]:
+    """The roles a user may be given: every role the published workflows declare, and the engine's own."""
+    from .publishing import latest_versions  # beside workflow_of, imported late like the others here
+
+    roles = set(READ_ONLY_ROLES | PROCESS_OWNER_ROLES | ADMIN_ROLES)
+    for version in latest_versions(session):
+        roles.update(workflow_of(version).definition.roles)
+    roles.discard(SYSTEM_ROLE)
+    return sorted(roles)
+
+
 # -- staff desk: ownership, notes, attachments --
+
+
+def step_roles(definition: Definition, state: str) -> frozenset[str]:
+    """The roles that take a step from `state` (the timer runtime aside): who works a case in that state."""
+    return frozenset(r for t in definition.transitions_from(state) for r in t.roles) - {SYSTEM_ROLE}
+
+
+def may_work(session: Session, actor: Actor, case: Case) -> bool:
+    """Whether `actor` holds, on this case, a role that takes a step from its state: who may be assigned it."""
+    if not may_see(session, actor, case):
+        return False
+    definition = workflow_of(case.version).definition
+    return bool(acting_roles(session, actor, definition, case) & step_roles(definition, case.state))
+
+
+def may_assign(session: Session, actor: Actor, case: Case) -> bool:
+    """Assigning a case (to oneself or a colleague) or unassigning it: whoever works its step, and the
+    workflow's managers."""
+    if is_read_only(actor) or not may_see(session, actor, case):
+        return False
+    return may_work(session, actor, case) or may_manage(actor, workflow_of(case.version).definition)
+
+
+def may_note(session: Session, actor: Actor, case: Case) -> bool:
+    """Writing a note or attaching a file: anyone who sees the case and may change things."""
+    return not is_read_only(actor) and may_see(session, actor, case)

@@ -15,7 +15,8 @@ from .machines import Workflow, cached_workflow, workflow_for
 
 
 def publish_definition(
-    session: Session, source: str, filename: str, actor: str, now: datetime, expected_key: str | None = None
+    session: Session, source: str, filename: str, actor: str, now: datetime, expected_key: str | None = None,
+    reason: str | None = None,
 ) -> tuple[WorkflowVersion, bool]:
     """Publish `source` as the next version of its workflow unless it equals the latest one.
 
@@ -31,7 +32,7 @@ def publish_definition(
         return latest, False
     version = WorkflowVersion(
         key=definition.key, version=(latest.version + 1) if latest else 1, source=source, sha256=sha,
-        published_by=actor, published_at=now,
+        published_by=actor, published_at=now, reason=reason,
     )
     session.add(version)
     session.flush()

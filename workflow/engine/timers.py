@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from collections.abc import Mapping
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, insert, update
@@ -11,9 +12,9 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
 from ..definitions import Definition, TimerSpec, expressions
-from ..definitions.schema import Duration, Event
+from ..definitions.schema import DateDeadline, Duration, Event
 from ..models import Case, Timer
-from . import notices
+from . import driver, notices
 from .clock import Clock
 from .publishing import workflow_of
 
@@ -38,6 +39,13 @@ def due_at(clock: Clock, spec: TimerSpec, started_at: datetime, data: dict[str, 
         return add_duration(clock, started_at, spec.duration)
     assert spec.deadline is not None
     anchor = data.get(spec.deadline.field)
+    if isinstance(spec.deadline, DateDeadline):
+        # "By the promised date" means until that day is over, in the organisation's time zone.
+        try:
+            day = date.fromisoformat(str(anchor)[:10]) + timedelta(days=spec.deadline.days_after + 1)
+        except (ValueError, OverflowError):
+            return None
+        return datetime.combine(day, time(), tzinfo=clock.tz).astimezone(UTC)
     try:
         year, month = (int(part) for part in str(anchor)[:7].split("-"))
     except (ValueError, TypeError):
@@ -61,20 +69,31 @@ def _matches(events: tuple[Event, ...], action: str, from_state: str | None, to_
 
 
 _TIMERS = cast(Table, Timer.__table__)
-_START = insert(_TIMERS)
-# Stops the case's running timers of the names given, and says which ones it stopped.
-_STOP = (
-    update(_TIMERS)
-    .where(_TIMERS.c.case_id == bindparam("b_case"), _TIMERS.c.status == "running",
-           _TIMERS.c.name.in_(bindparam("b_names", expanding=True)))
-    .values(status="stopped", stopped_at=bindparam("b_at"), next_action_at=None)
-    .returning(_TIMERS.c.id, _TIMERS.c.name, _TIMERS.c.due_at)
-)
+_START = driver.Prebuilt(insert(_TIMERS), keys=(
+    "case_id", "name", "status", "started_at", "due_at", "warn_at", "next_action_at"))
+_stops: dict[int, driver.Prebuilt] = {}
+
+
+def _stop_statement(count: int) -> driver.Prebuilt:
+    """Stops the case's running timers of `count` names given (b_name0…), and says which ones it stopped.
+
+    One statement per number of names (a definition has a handful of timers), so that it is prebuilt.
+    """
+    found = _stops.get(count)
+    if found is None:
+        found = _stops[count] = driver.Prebuilt(
+            update(_TIMERS)
+            .where(_TIMERS.c.case_id == bindparam("b_case"), _TIMERS.c.status == "running",
+                   _TIMERS.c.name.in_([bindparam(f"b_name{n}") for n in range(count)]))
+            .values(status="stopped", stopped_at=bindparam("b_at"), next_action_at=None)
+            .returning(_TIMERS.c.id, _TIMERS.c.name, _TIMERS.c.due_at)
+        )
+    return found
 
 
 def _starts(
     clock: Clock, definition: Definition, case: Case, action: str, from_state: str | None, to_state: str,
-    at: datetime, typed_data: dict[str, Any],
+    at: datetime, typed_data: Mapping[str, Any],
 ) -> list[dict[str, Any]]:
     """The rows of the timers this move starts."""
     rows: list[dict[str, Any]] = []
@@ -96,7 +115,7 @@ def _starts(
 
 def on_transition(
     session: Session, clock: Clock, definition: Definition, case: Case, *, action: str,
-    from_state: str | None, to_state: str, at: datetime, typed_data: dict[str, Any],
+    from_state: str | None, to_state: str, at: datetime, typed_data: Mapping[str, Any],
 ) -> None:
     """Stop the timers this move stops, then start the ones it starts (restarting a running one).
 
@@ -109,7 +128,8 @@ def on_transition(
     # Stopped, or restarted: only those that can be running in the state the case leaves.
     names = ({s.name for s in stopping} | {row["name"] for row in started}) & may_run(definition, from_state)
     if names:
-        stopped = session.connection().execute(_STOP, {"b_case": case.id, "b_names": sorted(names), "b_at": at}).all()
+        params = {"b_case": case.id, "b_at": at, **{f"b_name{n}": name for n, name in enumerate(sorted(names))}}
+        stopped = _stop_statement(len(names)).rows(session.connection(), params)
         _stopped_in_session(session, [timer_id for timer_id, _, _ in stopped], at)
         # A restarted timer is stopped without a word; one this move stops may be late.
         due_by_name = {name: (timer_id, due) for timer_id, name, due in stopped}
@@ -120,7 +140,7 @@ def on_transition(
                 assert timer is not None  # stopped just now
                 notices.announce(session, clock, definition, case, timer, spec, spec.late_notice or "late", at)
     if started:
-        session.connection().execute(_START, started)
+        _START.many(session.connection(), started)
     if (names or started) and "timers" in case.__dict__:  # a collection loaded before the statements
         session.expire(case, ["timers"])
 
@@ -167,7 +187,7 @@ def _running_by_state(definition: Definition) -> dict[str, frozenset[str]]:
 
 
 def _stopped_in_session(session: Session, timer_ids: list[int], at: datetime) -> None:
-    """What _STOP wrote, as committed state of the Timer objects this session already holds."""
+    """What the stop statement wrote, as committed state of the Timer objects this session already holds."""
     for timer_id in timer_ids:
         timer = session.identity_map.get(identity_key(Timer, timer_id))
         if isinstance(timer, Timer):

@@ -136,6 +136,17 @@ def disable_user(session: Session, user: User, now: datetime) -> None:
     session.flush()
 
 
+def set_roles(session: Session, user: User, roles: set[str]) -> None:
+    """Give `user` exactly `roles`. Rows of the roles kept stay as they are, so the change is only what differs."""
+    if not roles:
+        raise WorkflowError("a user needs at least one role", "用户至少需要一个角色")
+    if SYSTEM_ROLE in roles:
+        raise WorkflowError("'system' is reserved for the timer runtime", "'system' 保留给计时器使用")
+    kept = [r for r in user.role_rows if r.role in roles]
+    user.role_rows = kept + [UserRole(role=r) for r in sorted(roles - user.roles)]
+    session.flush()
+
+
 def enable_user(session: Session, user: User) -> None:
     user.disabled_at = None
     session.flush()

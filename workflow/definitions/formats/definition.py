@@ -104,11 +104,16 @@ TRANSITION = Shape("transition", "a move from state to state", (
     Key("guards", listed(ref("guard")), "conditions checked in order, after the inputs"),
     Key("effects", listed(ref("effect")), "what else happens"),
 ))
-DEADLINE = Shape("deadline", "a calendar-anchored due date", (
-    Key("field", NAME, "the field naming the month (YYYY-MM)", required=True),
-    Key("months_after", {"type": "integer", "minimum": 0, "maximum": 12}, "months after that month", required=True),
-    Key("day", {"type": "integer", "minimum": 1, "maximum": 28}, "the day of that month", required=True),
-))
+# Either a day of a month after the month a field names (by the 10th of the month after the period), or
+# the end of a day counted from a date field (by the promised date; 15 days after the request date).
+DEADLINE = Shape("deadline", "a due date read from a field", (
+    Key("field", NAME, "the field naming the month (YYYY-MM), or with days_after a date field", required=True),
+    Key("months_after", {"type": "integer", "minimum": 0, "maximum": 12}, "months after that month"),
+    Key("day", {"type": "integer", "minimum": 1, "maximum": 28}, "the day of that month"),
+    Key("days_after", {"type": "integer", "minimum": 0, "maximum": 366},
+        "due when the day this many days after the field's date is over (0: that day)"),
+), {"oneOf": [{"required": ["months_after", "day"], "not": {"required": ["days_after"]}},
+              {"required": ["days_after"], "not": {"anyOf": [{"required": ["months_after"]}, {"required": ["day"]}]}}]})
 _WHO = names()
 EXPIRY = Shape("on_expiry", "what happens when the timer expires", (
     Key("mark_overdue", BOOLEAN, "default true; false: the expiry is no lateness"),
@@ -128,7 +133,7 @@ TIMER = Shape("timer", "a deadline on part of the process", (
     Key("stop", EVENTS, "the event(s) that stop it; a final state stops it too", required=True),
     Key("when", EXPRESSION, "the timer starts only if this holds"),
     Key("duration", DURATION, "how long it runs"),
-    Key("deadline", ref("deadline"), "instead of duration: a calendar-anchored due date"),
+    Key("deadline", ref("deadline"), "instead of duration: a due date read from a field"),
     Key("warn_before", DURATION, "notify this long before expiry"),
     Key("on_expiry", ref("on_expiry"), "what happens at expiry"),
     Key("on_late_stop", ref("on_late_stop"), "what happens when it stops late"),

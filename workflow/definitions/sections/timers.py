@@ -7,10 +7,12 @@ from typing import Any, Literal, cast
 from .. import expressions
 from ..formats.definition import DEADLINE, EVENT_KINDS, EXPIRY, LATE_STOP, TIMER
 from ..reader import LList, LMap
-from ..schema import HOLDERS, LATE_HOLDERS, NOTICES, Deadline, Duration, Event, TimerSpec
+from ..schema import HOLDERS, LATE_HOLDERS, NOTICES, DateDeadline, Deadline, Duration, Event, TimerSpec
 from .context import Known, items_of
 
 EventKind = Literal["enter", "leave", "transition"]
+# The longest a date-anchored deadline may run past its date: a year (and a day for a leap year).
+MAX_DAYS_AFTER = 366
 
 
 def check_timers(k: Known) -> tuple[TimerSpec, ...]:
@@ -100,13 +102,39 @@ def _length(k: Known, m: LMap, what: str) -> tuple[Duration | None, Deadline | N
     dfield = dm.get("field")
     if dfield not in k.fields:
         c.add(c.at(dm, "field"), "unknown_field", f"{what} deadline names unknown field {dfield!r}")
+    if "days_after" in dm:
+        return None, _date_deadline(k, dm, what)
+    if "months_after" not in dm or "day" not in dm:
+        c.add(dm.line, "missing_key", f"{what} deadline needs 'days_after', or both 'months_after' and 'day'")
+        return None, None
+    ok = _whole_numbers(k, dm, what, (("months_after", 0, 12), ("day", 1, 28)))
+    return None, (Deadline(dfield, dm["months_after"], dm["day"]) if ok and dfield in k.fields else None)
+
+
+def _whole_numbers(k: Known, dm: LMap, what: str, bounds: tuple[tuple[str, int, int], ...]) -> bool:
     ok = True
-    for key, lo, hi in (("months_after", 0, 12), ("day", 1, 28)):
+    for key, lo, hi in bounds:
         v = dm.get(key)
         if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
-            c.add(c.at(dm, key), "bad_value", f"{what} deadline {key} must be a whole number {lo}–{hi}")
+            k.c.add(k.c.at(dm, key), "bad_value", f"{what} deadline {key} must be a whole number {lo}–{hi}")
             ok = False
-    return None, (Deadline(dfield, dm["months_after"], dm["day"]) if ok and dfield in k.fields else None)
+    return ok
+
+
+def _date_deadline(k: Known, dm: LMap, what: str) -> DateDeadline | None:
+    """`{field: DATE_FIELD, days_after: N}`: due when the day N days after the field's date is over."""
+    c, dfield = k.c, dm.get("field")
+    ok = _whole_numbers(k, dm, what, (("days_after", 0, MAX_DAYS_AFTER),))
+    for key in ("months_after", "day"):
+        if key in dm:
+            c.add(c.at(dm, key), "bad_value", f"{what} deadline: days_after counts from a date; {key} does not apply")
+            ok = False
+    spec = k.fields.get(dfield) if isinstance(dfield, str) else None
+    if spec is not None and spec.type != "date":
+        c.add(c.at(dm, "field"), "bad_value",
+              f"{what} deadline days_after needs a date field; {dfield!r} is {spec.type}")
+        ok = False
+    return DateDeadline(spec.name, days_after=dm["days_after"]) if ok and spec is not None else None
 
 
 def _when(k: Known, m: LMap, what: str) -> str | None:

@@ -1,0 +1,1 @@
+"""Monthly reports computed from the history (and the records beside it), so any month can be recomputed."""
