@@ -6,13 +6,14 @@ import sqlalchemy as sa
 
 from web.extensions import db
 from workflow import golden_paths
-from workflow.models import Case, Timer, User
+from workflow.models import Case, Timer, User, WorkflowVersion
 
 
 def test_demo_seeds_workflows_users_and_cases_once(runner, clock):
     first = runner.invoke(args=["workflow", "demo"])
     assert first.exit_code == 0, first.output
     assert "complaint: version 1 published" in first.output
+    assert set(db.session.scalars(sa.select(WorkflowVersion.reason))) == {"the shipped definition"}
     states = set(db.session.execute(sa.select(Case.workflow_key, Case.state)).all())
     # The headline cases, one per workflow, with the demo's own data.
     assert {("complaint", "reported"), ("replacement_part", "confirmed"), ("return_inspection", "approved"),

@@ -702,3 +702,14 @@ def test_a_timer_started_long_ago_shows_days(app, people, frozen_clock):
     frozen_clock.advance(days=3, hours=5)
     text = text_of(people("qa").get(f"/cases/{case.id}").text)
     assert "1 d 5 h overdue" in text
+
+
+def test_the_header_names_the_users_roles_as_people_call_them_never_their_keys(app, people):
+    from workflow.definitions import load_text, shipped_files
+
+    path = next(p for p in shipped_files() if p.stem == "return_inspection")
+    lead_label = load_text(path.read_text("utf-8"), str(path), path.stem).roles["service_lead"]
+    header = people("lead").get("/").text.split("</nav>")[0]
+    assert f"<small>{lead_label['en']}</small>" in header and "service_lead" not in header
+    chinese = Person(app, "lead", "zh").get("/").text.split("</nav>")[0]
+    assert f"<small>{lead_label['zh']}</small>" in chinese

@@ -41,6 +41,8 @@ def test_load_publishes_each_shipped_definition_once(runner):
     assert "complaint: version 1 unchanged" in again.output
     assert len(versions("complaint")) == 1
     assert db.session.scalar(sa.select(WorkflowVersion.published_by).limit(1)) == "olga"
+    assert db.session.scalar(sa.select(WorkflowVersion.reason).where(WorkflowVersion.key == "complaint")) == (
+        "loaded from complaint.yaml")
 
 
 def test_a_changed_file_becomes_version_2_and_version_1_stays_as_it_was(runner, tmp_path: Path):
@@ -50,9 +52,11 @@ def test_a_changed_file_becomes_version_2_and_version_1_stays_as_it_was(runner, 
     v1 = db.session.scalar(sa.select(WorkflowVersion).where(WorkflowVersion.key == "minimal"))
     v1_source, v1_sha = v1.source, v1.sha256
     path.write_text(V2, "utf-8")
-    assert runner.invoke(args=["workflow", "load", str(path)]).output == "minimal: version 2 published\n"
+    assert runner.invoke(args=["workflow", "load", str(path), "--reason", "48 h → 36 h"]).output == (
+        "minimal: version 2 published\n")
     db.session.expire_all()
     assert [v for v, _ in versions("minimal")] == [1, 2]
+    assert db.session.scalar(sa.select(WorkflowVersion.reason).where(WorkflowVersion.version == 2)) == "48 h → 36 h"
     assert (v1.source, v1.sha256) == (v1_source, v1_sha)
 
 

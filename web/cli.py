@@ -72,7 +72,8 @@ def validate_command(paths: tuple[str, ...]) -> None:
 @workflow_cli.command("load")
 @click.argument("paths", nargs=-1, type=click.Path(exists=True))
 @click.option("--by", "actor", default="cli", show_default=True, help="Who publishes (recorded).")
-def load_command(paths: tuple[str, ...], actor: str) -> None:
+@click.option("--reason", default=None, help="Why (recorded on each new version); default: the file it came from.")
+def load_command(paths: tuple[str, ...], actor: str, reason: str | None) -> None:
     """Publish each changed definition as a new version. Nothing is published if any file is invalid."""
     files = _paths(paths)
     problems = [p for f in files for p in validate_path(f)]
@@ -84,7 +85,8 @@ def load_command(paths: tuple[str, ...], actor: str) -> None:
     now = clock().now()
     for f in files:
         version, created = publish_definition(
-            db_session(), f.read_text(encoding="utf-8"), str(f), actor, now, expected_key=f.stem
+            db_session(), f.read_text(encoding="utf-8"), str(f), actor, now, expected_key=f.stem,
+            reason=(reason or f"loaded from {f.name}")[:1000],
         )
         state = "published" if created else "unchanged"
         click.echo(f"{version.key}: version {version.version} {state}")

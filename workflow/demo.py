@@ -35,7 +35,8 @@ def _department() -> dict[str, Any]:
 def seed(session: Session, clock: Clock) -> Iterator[str]:
     now = clock.now()
     for f in shipped_files():
-        version, created = publish_definition(session, f.read_text(encoding="utf-8"), str(f), "demo", now, f.stem)
+        version, created = publish_definition(session, f.read_text(encoding="utf-8"), str(f), "demo", now, f.stem,
+                                              reason="the shipped definition")
         yield f"{version.key}: version {version.version} {'published' if created else 'unchanged'}"
     department = _department()
     users: dict[str, list[str]] = department["users"]

@@ -305,5 +305,26 @@ def kind_label(kind: str) -> str:
     return _(NOTIFICATION_KINDS[kind]) if kind in NOTIFICATION_KINDS else kind
 
 
-JINJA_GLOBALS = {"label": label, "when": when, "lang": lang, "case_name": case_name, "kind_label": kind_label}
+def role_labels() -> dict[str, str]:
+    """Every role's label in the reader's language: from the latest definition that declares it, else the
+    engine's own (auditor, process owner, administrator)."""
+    from workflow.engine import latest_versions, policy, workflow_of
+
+    from ..extensions import db_session
+
+    labels = {name: label(text, name) for name, text in policy.ENGINE_ROLE_LABELS.items()}
+    for version in latest_versions(db_session()):
+        for name, text in workflow_of(version).definition.roles.items():
+            labels.setdefault(name, label(text, name))
+    return labels
+
+
+def role_names(roles: Any) -> str:
+    """A user's roles as people call them, for the header (never the keys)."""
+    labels = role_labels()
+    return ", ".join(sorted(labels.get(r, r) for r in roles))
+
+
+JINJA_GLOBALS = {"label": label, "when": when, "lang": lang, "case_name": case_name, "kind_label": kind_label,
+                 "role_names": role_names}
 JINJA_FILTERS = {"when": when}

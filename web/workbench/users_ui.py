@@ -18,13 +18,13 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from workflow.definitions.scoresheet import shipped_scoresheets
-from workflow.engine import WorkflowError, latest_versions, policy, users, workflow_of
+from workflow.engine import WorkflowError, policy, users
 from workflow.models import User
 
 from ..extensions import db_session
-from ..ui import nav
+from ..ui import nav, present
 from ..ui.blueprint import bp
-from ..ui.present import N_, clock, label, lang
+from ..ui.present import N_, clock, lang
 
 MAX_NAME, MAX_DISPLAY_NAME, MAX_TOKEN_NAME = 80, 200, 80
 
@@ -44,10 +44,7 @@ nav.add("ui.users_list", N_("Users"), _is_admin, prefix="ui.user")
 
 def role_labels() -> dict[str, str]:
     """Each assignable role with its label: from the definition that declares it, else the engine's."""
-    labels = {name: label(text, name) for name, text in policy.ENGINE_ROLE_LABELS.items()}
-    for version in latest_versions(db_session()):
-        for name, text in workflow_of(version).definition.roles.items():
-            labels.setdefault(name, label(text, name))
+    labels = present.role_labels()
     return {name: labels.get(name, name) for name in policy.assignable_roles(db_session())}
 
 
