@@ -90,8 +90,16 @@ def test_the_export_links_stream_a_file_that_the_manifest_signs(app, api, staff,
     page = auditor.get("/audit").text
     csv_url, manifest_url = (re.search(rf'href="(/audit/{name}[^"]*)"', page).group(1).replace("&amp;", "&")
                              for name in ("export.csv", "manifest.json"))
-    # A streamed body is read in the request's own context, as a server would
-    data = contextvars.Context().run(lambda: auditor.client.get(csv_url, headers=auditor.headers).data)
+    # A streamed body is read in the request's own context, as a server would, and closed there: closing ends
+    # the request, its session and its transaction (left open, it would hold its locks past the test).
+    def read() -> bytes:
+        response = auditor.client.get(csv_url, headers=auditor.headers)
+        try:
+            return response.data
+        finally:
+            response.close()
+
+    data = contextvars.Context().run(read)
     (tmp_path / "e.csv").write_bytes(data)
     (tmp_path / "m.json").write_bytes(auditor.get(manifest_url).data)
     result = runner.invoke(args=["audit", "verify-export", str(tmp_path / "e.csv"), "--manifest",
