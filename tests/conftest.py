@@ -7,6 +7,7 @@ A PostgreSQL that cannot be reached is an error, never a skip.
 
 from __future__ import annotations
 
+import gc
 import os
 import secrets
 import shutil
@@ -131,6 +132,12 @@ def app(database: dict[str, Any], tmp_path: Path, frozen_clock: FrozenClock) -> 
                       "MIGRATION_DATABASE_URL": database.get("owner_url", "")})
     with app.app_context():
         yield app
+        # Every session of the test, also those of requests sent from a context of their own (Person, a
+        # streamed export) whose teardown a test client may not reach: one left in a transaction would hold
+        # its locks, and the TRUNCATE below would wait for it for ever.
+        gc.collect()  # a streamed response nobody holds any more closes, and with it its request
+        for session in list(db.session.registry.registry.values()):  # type: ignore[attr-defined]
+            session.close()
         db.session.remove()
         if database["kind"] == "postgresql":
             _empty_tables(database["owner"])
