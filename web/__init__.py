@@ -9,7 +9,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Flask, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.routing import IntegerConverter
 
 import workflow.appraisal  # noqa: F401  (registers its tables on the metadata and its handlers with the engine)
@@ -23,8 +23,14 @@ MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
 
 class RowId(IntegerConverter):
-    def __init__(self, url_map: Any) -> None:
-        super().__init__(url_map, min=1, max=2**31 - 1)
+    """A row id in a URL: 1 to 2³¹−1 (ids are 32-bit integers on PostgreSQL). Any other number is a 404 for
+    every method: refused during matching, it would make a PUT to an id too large a 405 (werkzeug)."""
+
+    def to_python(self, value: str) -> Any:
+        number = super().to_python(value)
+        if not 1 <= number <= 2**31 - 1:
+            raise NotFound()
+        return number
 
 
 def _clock(app: Flask) -> Clock:
