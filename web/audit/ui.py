@@ -3,8 +3,9 @@ replay of a case as of a moment with its slider, and the access log. Who sees ea
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
@@ -53,6 +54,23 @@ def _search() -> trail.Search:
 
 def _refused(exc: WorkflowError) -> str:
     return "; ".join(f"{name}: {label(messages)}" for name, messages in exc.fields.items()) or label(exc.messages)
+
+
+def _report(read_args: Callable[[], tuple[Any, ...]]) -> Callable[[Callable[..., Any]], Callable[[], Any]]:
+    """A report of the audit area: for auditors only, its query arguments read by `read_args` and given to the
+    view; arguments it refuses answer a 422 page that names them."""
+    def wrap(view: Callable[..., Any]) -> Callable[[], Any]:
+        @functools.wraps(view)
+        def answer() -> Any:
+            if not _may_audit():
+                abort(403)
+            try:
+                args = read_args()
+            except WorkflowError as exc:
+                return page(422, _refused(exc))
+            return view(*args)
+        return answer
+    return wrap
 
 
 @bp.get("/audit")
@@ -216,13 +234,8 @@ def _figures(definition: Any, key: str, since: datetime, until: datetime) -> lis
 
 
 @bp.get("/audit/reports/time-in-state")
-def audit_time_in_state() -> str | Response:
-    if not _may_audit():
-        abort(403)
-    try:
-        definition, key, since, until = _report_args()
-    except WorkflowError as exc:
-        return page(422, _refused(exc))
+@_report(_report_args)
+def audit_time_in_state(definition: Any, key: str, since: datetime, until: datetime) -> str | Response:
     args = {"workflow": key, "since": since.isoformat(), "until": until.isoformat()}
     return render_template(
         "audit/time_in_state.html", figures=_figures(definition, key, since, until), workflows=_workflows(),
@@ -232,25 +245,15 @@ def audit_time_in_state() -> str | Response:
 
 
 @bp.get("/audit/reports/time-in-state.svg")
-def audit_time_in_state_svg() -> Response:
-    if not _may_audit():
-        abort(403)
-    try:
-        definition, key, since, until = _report_args()
-    except WorkflowError as exc:
-        return page(422, _refused(exc))
+@_report(_report_args)
+def audit_time_in_state_svg(definition: Any, key: str, since: datetime, until: datetime) -> Response:
     figures = _figures(definition, key, since, until)
     return Response(diagram.to_svg(heatmap(definition, figures, lang())), mimetype="image/svg+xml")
 
 
 @bp.get("/audit/reports/time-in-state.csv")
-def audit_time_in_state_csv() -> Response:
-    if not _may_audit():
-        abort(403)
-    try:
-        definition, key, since, until = _report_args()
-    except WorkflowError as exc:
-        return page(422, _refused(exc))
+@_report(_report_args)
+def audit_time_in_state_csv(definition: Any, key: str, since: datetime, until: datetime) -> Response:
     rows: list[list[object]] = [["state", "stays", "median_hours", "p90_hours"]]
     rows += [[f.state, f.stays, round(f.median.total_seconds() / 3600, 2), round(f.p90.total_seconds() / 3600, 2)]
              for f in _figures(definition, key, since, until)]
@@ -305,13 +308,8 @@ def _sla(key: str, month: str) -> Any:
 
 
 @bp.get("/audit/reports/sla")
-def audit_sla() -> str | Response:
-    if not _may_audit():
-        abort(403)
-    try:
-        definition, key, month = _sla_args()
-    except WorkflowError as exc:
-        return page(422, _refused(exc))
+@_report(_sla_args)
+def audit_sla(definition: Any, key: str, month: str) -> str | Response:
     args = {"workflow": key, "month": month}
     return render_template("audit/sla.html", figures=_sla(key, month), key=key, month=month, args=args,
                            workflows=_workflows(), when=when,
@@ -319,15 +317,10 @@ def audit_sla() -> str | Response:
 
 
 @bp.get("/audit/reports/sla.svg")
-def audit_sla_svg() -> Response:
+@_report(_sla_args)
+def audit_sla_svg(_definition: Any, key: str, month: str) -> Response:
     from .charts import pygal
 
-    if not _may_audit():
-        abort(403)
-    try:
-        _definition, key, month = _sla_args()
-    except WorkflowError as exc:
-        return page(422, _refused(exc))
     figures = _sla(key, month)
     # No script (js=[]): the chart is a picture, printed as it is shown, and nothing is loaded from elsewhere.
     chart = pygal.Bar(js=[], width=640, height=320, legend_at_bottom=True, title=f"{key} · {month}")
@@ -340,13 +333,8 @@ def audit_sla_svg() -> Response:
 
 
 @bp.get("/audit/reports/sla.csv")
-def audit_sla_csv() -> Response:
-    if not _may_audit():
-        abort(403)
-    try:
-        _definition, key, month = _sla_args()
-    except WorkflowError as exc:
-        return page(422, _refused(exc))
+@_report(_sla_args)
+def audit_sla_csv(_definition: Any, key: str, month: str) -> Response:
     f = _sla(key, month)
     rows: list[list[object]] = [["what", "on_time", "late"], ["cases", f.cases_on_time, f.cases_late],
                                 ["timers", f.timers_on_time, f.timers_late], [], ["late_in_state", "timers"]]
