@@ -308,15 +308,20 @@ def kind_label(kind: str) -> str:
 def role_labels() -> dict[str, str]:
     """Every role's label in the reader's language: from the latest definition that declares it, else the
     engine's own (auditor, process owner, administrator)."""
+    from flask import g
+
     from workflow.engine import latest_versions, policy, workflow_of
 
     from ..extensions import db_session
 
-    labels = {name: label(text, name) for name, text in policy.ENGINE_ROLE_LABELS.items()}
-    for version in latest_versions(db_session()):
-        for name, text in workflow_of(version).definition.roles.items():
-            labels.setdefault(name, label(text, name))
-    return labels
+    # Asked by the header of every page: the versions are read once per request.
+    if "role_labels" not in g:
+        labels = {name: label(text, name) for name, text in policy.ENGINE_ROLE_LABELS.items()}
+        for version in latest_versions(db_session()):
+            for name, text in workflow_of(version).definition.roles.items():
+                labels.setdefault(name, label(text, name))
+        g.role_labels = labels
+    return dict(g.role_labels)
 
 
 def role_names(roles: Any) -> str:

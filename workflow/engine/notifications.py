@@ -96,11 +96,10 @@ ASSIGNEE_ONLY_KINDS = frozenset({"warning"})
 
 def _assignee_first(people: list[User], case: Case, kind: str) -> list[User]:
     """The recipients with the case's assignee first; only the assignee for a warning, when they are one."""
-    assignee = getattr(case, "assignee", None)
-    mine = [u for u in people if u.name == assignee]
+    mine = [u for u in people if u.name == case.assignee]
     if not mine:
         return people
-    return mine if kind in ASSIGNEE_ONLY_KINDS else mine + [u for u in people if u.name != assignee]
+    return mine if kind in ASSIGNEE_ONLY_KINDS else mine + [u for u in people if u.name != case.assignee]
 
 
 def for_user(session: Session, user_name: str, limit: int = 10, unread_only: bool = False) -> list[Notification]:

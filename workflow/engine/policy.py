@@ -39,6 +39,9 @@ class Actor:
 SYSTEM = Actor(SYSTEM_ROLE, frozenset({SYSTEM_ROLE}))
 # PROCESSES glossary: an auditor reads everything and changes nothing, whatever other roles they hold.
 READ_ONLY_ROLES = frozenset({"auditor"})
+# PROCESSES glossary: the administrator keeps the users and their roles, and reads the auditors' access log.
+# Like the auditor's, the role is the engine's: no definition declares it.
+ADMIN_ROLES = frozenset({"admin"})
 
 
 def is_read_only(actor: Actor) -> bool:
@@ -367,8 +370,9 @@ def may_read_closeout(actor: Actor, definition: Definition) -> bool:
 
 # -- audit workspace --
 
-# Who audits the auditors: reads the access log of every auditor's look at a case, a replay or an export.
-AUDIT_ADMIN_ROLES = frozenset({"admin"})
+# Who audits the auditors, reading the access log of every auditor's look at a case, a replay or an export:
+# the administrators (ADMIN_ROLES).
+AUDIT_ADMIN_ROLES = ADMIN_ROLES
 
 
 def may_audit(actor: Actor) -> bool:
@@ -422,11 +426,6 @@ def refuse_unless_process_owner(actor: Actor, definition: Definition | None) -> 
     refuse_read_only(actor)
     if not is_process_owner(actor, definition):
         raise RoleRefused("Only a process owner of this workflow may do this", "只有该流程的流程负责人可以执行此操作")
-
-
-# PROCESSES glossary: the administrator keeps the users and their roles. Like the process owner's, the role is
-# the engine's: no definition declares it.
-ADMIN_ROLES = frozenset({"admin"})
 
 
 def may_administer_users(actor: Actor) -> bool:
