@@ -57,7 +57,20 @@ def photo(tmp_path) -> str:
 
 def fits_the_viewport(page: Page) -> None:
     """Nothing scrolls sideways: the page is no wider than the window."""
-    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+    # After a click the new page may not have applied its stylesheets yet (a CI run measured the
+    # unstyled table once); measure the page as the user sees it.
+    page.wait_for_load_state("load")
+    wider = page.evaluate("""() => {
+        const limit = window.innerWidth + 1;
+        if (document.documentElement.scrollWidth <= limit) return [];
+        // Name the outermost elements that stick out, so a failure says what to fix.
+        return [...document.querySelectorAll("body *")]
+            .filter(e => e.getBoundingClientRect().right > limit && !e.closest(".table-scroll, pre"))
+            .filter(e => !(e.parentElement && e.parentElement.getBoundingClientRect().right > limit))
+            .slice(0, 5)
+            .map(e => `${e.tagName.toLowerCase()}.${e.className} ${Math.round(e.getBoundingClientRect().right)}px`);
+    }""")
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), wider
 
 
 def menu_inside_viewport(page: Page) -> None:

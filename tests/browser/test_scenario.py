@@ -23,12 +23,14 @@ def sign_in(page: Page, name: str) -> None:
     page.fill("#password", f"{name}-demo-pass")
     page.locator("article.sign-in button[type=submit]").click()
     expect(page).not_to_have_url(re.compile("/sign-in"))
+    page.wait_for_load_state("load")
 
 
 def open_case_page(page: Page, number: str) -> None:
     page.goto("/")
     page.get_by_role("link", name=number).click()
     expect(page.locator("h1")).to_contain_text(number)
+    page.wait_for_load_state("load")
 
 
 def state_of(page: Page):
