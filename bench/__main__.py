@@ -35,6 +35,8 @@ BENCHMARKS = {  # name -> module with run(quick, workdir, pg) -> list[Row]
     "http": "bench.httpload",
     "scale": "bench.scale",
     "memory": "bench.memory",
+    "search": "bench.search",
+    "audit": "bench.audit",
 }
 
 

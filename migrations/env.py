@@ -27,7 +27,7 @@ def get_engine():
 # add rows of these tables but never change or remove one, and never writes Alembic's bookkeeping.
 # Every other table is a working table: SELECT, INSERT, UPDATE, DELETE. A new append-only table
 # belongs in APPEND_ONLY. Alembic's bookkeeping it may only read, for /readyz (web/health.py).
-APPEND_ONLY = ("history", "workflow_versions", "audit_runs", "audit_access")
+APPEND_ONLY = ("history", "workflow_versions", "scoresheet_versions", "audit_runs", "audit_access")
 MIGRATIONS_ONLY = ("alembic_version",)
 
 

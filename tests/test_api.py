@@ -110,8 +110,29 @@ def test_workflow_diagram_is_svg_with_labels_roles_and_timer_durations(api):
     svg = html.unescape(response.get_data(as_text=True))
     assert svg.lstrip().startswith("<?xml") and "<svg" in svg
     assert "Awaiting customer confirmation" in svg
-    assert "[quality_director, qc_director · 4-eyes]" in svg
-    assert "⏱ 48h Inspect within 48 hours of arrival" in svg
+    assert "Quality director, QC centre director · a second person confirms" in svg
+    assert "⏱ 48 hours Inspect within 48 hours of arrival" in svg
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_a_diagram_in_one_language_speaks_it_and_shows_no_keys(api, lang):
+    """What staff read: step and role names, durations in words; never `collect_opinions`, `[service_lead]`."""
+    from workflow.definitions import load_text, shipped_files
+
+    for path in shipped_files():
+        definition = load_text(path.read_text("utf-8"), str(path), path.stem)
+        response = api.get("auditor", f"/api/v1/workflows/{definition.key}/diagram.svg?lang={lang}")
+        svg = response.get_data(as_text=True)
+        texts = " ".join(html.unescape(t) for t in re.findall(r"<text[^>]*>([^<]*)</text>", svg))
+        # English labels use words like "score" or "supervisor": there only snake_case keys are keys.
+        keys = [k for k in [*definition.transitions, *definition.roles, "4-eyes"]
+                if (lang == "zh" or "_" in k or k == "4-eyes") and re.search(rf"\b{k}\b", texts)]
+        assert "[" not in texts, definition.key
+        assert keys == [], (definition.key, keys)
+        assert not re.search(r"⏱ \d+(h|d|wd|wh)\b", texts), definition.key
+    zh = api.get("auditor", "/api/v1/workflows/return_inspection/diagram.svg?lang=zh").get_data(as_text=True)
+    zh = html.unescape(zh)
+    assert "品质办主任、品管中心总监 · 须另一人复核" in zh and "⏱ 48 小时" in zh
 
 
 def test_case_diagram_highlights_the_current_state_and_the_path_taken(api):

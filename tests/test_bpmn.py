@@ -10,10 +10,12 @@ import pytest
 from SpiffWorkflow.bpmn.parser import BpmnParser
 from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnValidator
 
-from workflow.bpmn import NS, iso_duration, state_id, to_bpmn
+from workflow.bpmn import NS, build_model, iso_duration, layout, state_id, to_bpmn
 from workflow.definitions import Definition
 from workflow.definitions.loader import load_text, shipped_files
 from workflow.definitions.schema import Duration
+
+from .test_ui import Person
 
 SHIPPED = {f.stem: load_text(f.read_text("utf-8"), str(f), f.stem) for f in shipped_files()}
 
@@ -138,3 +140,51 @@ def test_the_cli_prints_a_version_as_bpmn(runner, published):
     assert ET.fromstring(printed.output).find(f"{{{NS['bpmn']}}}process").get("id") == "Process_complaint"
     missing = runner.invoke(args=["workflow", "bpmn", "complaint", "--version", "7"])
     assert missing.exit_code == 1 and "no version 7" in missing.output
+
+
+def _overlap(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
+    return not (a[0] + a[2] <= b[0] or b[0] + b[2] <= a[0] or a[1] + a[3] <= b[1] or b[1] + b[3] <= a[1])
+
+
+@pytest.mark.parametrize("key", sorted(SHIPPED))
+def test_each_timer_sits_on_the_border_of_its_own_task_and_on_no_other_node(key):
+    root = ET.fromstring(to_bpmn(SHIPPED[key]))
+    boxes = {}
+    for shape in root.iter(f"{{{NS['bpmndi']}}}BPMNShape"):
+        bounds = shape.find(f"{{{NS['dc']}}}Bounds")
+        assert bounds is not None
+        boxes[shape.get("bpmnElement")] = tuple(float(bounds.get(k) or 0) for k in ("x", "y", "width", "height"))
+    hosts = {e.get("id"): e.get("attachedToRef") for e in root.iter(f"{{{NS['bpmn']}}}boundaryEvent")}
+    nodes = [n for n in boxes if n != "pool" and not n.startswith("lane_")]
+    for timer, host in hosts.items():
+        x, y, w, h = boxes[timer]
+        hx, hy, hw, hh = boxes[host]
+        centre = (x + w / 2, y + h / 2)
+        on_edge = hx <= centre[0] <= hx + hw and centre[1] in (hy, hy + hh)
+        assert on_edge, timer
+        touched = [n for n in nodes if n != timer and _overlap(boxes[timer], boxes[n])]
+        assert touched == [host], timer
+
+
+def test_a_state_with_many_timers_carries_them_on_two_edges():
+    model = build_model(SHIPPED["repair_dispatch"])
+    layout(model)
+    events = [n for n in model.nodes.values() if n.attached_to == "state_call_logged"]
+    assert len(events) == 4
+    task = model.nodes["state_call_logged"]
+    assert {e.y + e.height / 2 for e in events} == {task.y, task.y + task.height}
+
+
+def test_the_bpmn_page_follows_the_policy_of_reading_the_workflow(app, staff):
+    staff("lead", "service_lead")
+    staff("nobody", "no_such_role")
+    lead = Person(app, "lead")
+    page = lead.get("/workflows/return_inspection/bpmn/view?version=1")
+    assert page.status_code == 200
+    # The viewer's script and styles come from the app itself, and the file it draws from the download route.
+    assert "/static/vendor/bpmn-viewer.js" in page.text and "/static/vendor/diagram-js.css" in page.text
+    assert 'data-src="/workflows/return_inspection/bpmn?version=1"' in page.text
+    assert lead.get("/workflows/return_inspection/bpmn/view?version=9").status_code == 404
+    assert lead.get("/workflows/appraisal/bpmn/view").status_code == 404  # not a role of the lead's
+    assert Person(app, "nobody").get("/workflows/return_inspection/bpmn/view").status_code == 404
+    assert lead.get(f"/workflows/{'x' * 200}/bpmn/view").status_code == 404

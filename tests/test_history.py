@@ -197,7 +197,8 @@ def test_the_service_role_holds_only_what_the_service_needs(app, owner_engine):
         granted = {right for (t, right), held in rights.items() if t == table and held}
         if table == "alembic_version":
             assert granted == {"SELECT"}  # read by /readyz, written by the migrations only
-        elif table in ("history", "workflow_versions", "audit_runs", "audit_access"):  # append-only
+        elif table in ("history", "workflow_versions", "audit_runs", "audit_access",
+                       "scoresheet_versions"):  # append-only
             assert granted == {"SELECT", "INSERT"}, table
         else:
             assert granted == {"SELECT", "INSERT", "UPDATE", "DELETE"}, table

@@ -41,7 +41,8 @@ PART = {"customer": "Northwind", "product": "XJ-200", "part": "bearing", "quanti
 WRITTEN_TABLES = ("cases", "history", "timers", "case_keys", "case_counters", "notifications", "evidence",
                   "staff", "department_coefficients", "workflow_versions", "closures", "distribution_rules",
                   "department_heads", "closeout_lists", "closeout_lines", "penalty_entries",
-                  "complaint_report_confirmations", "audit_runs", "workflow_drafts", "saved_filters")
+                  "complaint_report_confirmations", "audit_runs", "workflow_drafts", "saved_filters",
+                  "scoresheet_versions", "scoresheet_proposals")
 MIB = 1024 * 1024
 
 

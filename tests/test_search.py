@@ -11,10 +11,11 @@ import pytest
 import sqlalchemy as sa
 
 from web.extensions import db
-from workflow.engine import search
-from workflow.models import Case
+from workflow.engine import Actor, advance, fulltext, get_case, policy, search
+from workflow.models import Case, HistoryEntry
 
 from .test_desk import people  # noqa: F401  (the fixture)
+from .test_ui import Person
 
 ROWS = re.compile(r'data-case="(\d+)"')
 
@@ -134,3 +135,119 @@ def test_the_inbox_offers_mine_team_and_unassigned(three):
     assert listed(page) == [cases["xj"]]
     assert 'data-view="mine" aria-current="page"' in page
     assert cases["xj"] not in listed(lead.get("/?view=unassigned").text)
+
+
+# -- the search document (engine/fulltext.py) -------------------------------------------------------
+
+
+LEAD = Actor("lead", frozenset({"service_lead"}))
+
+
+def found_by_search(needle: str) -> set[int]:
+    db.session.expire_all()
+    return set(db.session.scalars(sa.select(Case.id).where(search.text_clause(needle))))
+
+
+def found_by_scan(needle: str) -> set[int]:
+    """What the search must find, worked out the slow way: every text of every case and of its history."""
+    wanted = " ".join(needle.split()).lower()
+    texts: dict[int, list[str]] = {}
+    for case in db.session.scalars(sa.select(Case)):
+        texts[case.id] = [case.number or "", *fulltext.pieces(case.data)]
+    for entry in db.session.scalars(sa.select(HistoryEntry)):
+        texts[entry.case_id] += fulltext.pieces(entry.comment, entry.inputs)
+    bare = wanted.lstrip("#")
+    return {case_id for case_id, found in texts.items()
+            if any(wanted in " ".join(t.split()).lower() for t in found)
+            or (bare.isdigit() and int(bare) == case_id)}
+
+
+@pytest.fixture
+def moved(three, clock):
+    """`three`, and the XJ-200 case moved on by a step with inputs and a Chinese comment."""
+    lead, cases = three
+    case = get_case(db.session, cases["xj"])
+    advance(db.session, clock, case, "collect_opinions", LEAD,
+            {"application_ref": "SQ-4471", "opinions": "品质部同意退货"}, comment="电机异响严重，需返厂检测")
+    db.session.commit()
+    return lead, cases
+
+
+@pytest.mark.parametrize("needle, which", [("电机异响", "xj"), ("异响", "xj"), ("SQ-4471", "xj"), ("品质部", "xj")])
+def test_a_step_s_comment_and_inputs_are_found(moved, needle, which):
+    lead, cases = moved
+    assert listed(lead.get("/cases", query_string={"q": needle}).text) == [cases[which]]
+
+
+def test_a_note_in_chinese_is_found(three):
+    lead, cases = three
+    assert lead.post(f"/cases/{cases['noise']}/notes", {"note": "已联系物流，安排上门检测"}).status_code == 302
+    assert listed(lead.get("/cases", query_string={"q": "上门检测"}).text) == [cases["noise"]]
+    assert listed(lead.get("/cases", query_string={"q": "安排 上门"}).text) == []  # not a word search
+
+
+@pytest.mark.parametrize("needle", ["xj", "200", "xj-200 ×", "so-88231", "NOISE", "华东", "外壳", "beta", "customer",
+                                    "×", "gamma", "异响", "sq-4471", "1", "#2", "wrong colour", "nothing like it"])
+def test_the_search_finds_what_a_full_scan_finds(moved, needle):
+    assert found_by_search(needle) == found_by_scan(needle)
+
+
+def test_the_full_scan_itself_finds_something(moved):
+    # the comparison above would hold trivially if neither found anything
+    assert len(found_by_scan("xj")) == 1 and len(found_by_scan("customer")) == 2 and found_by_scan("zzz") == set()
+
+
+def test_the_document_holds_what_a_rebuild_from_the_history_holds(moved):
+    db.session.expire_all()
+    for case in db.session.scalars(sa.select(Case)):
+        rows = db.session.execute(sa.select(HistoryEntry.comment, HistoryEntry.inputs)
+                                  .where(HistoryEntry.case_id == case.id).order_by(HistoryEntry.seq)).all()
+        rebuilt = fulltext.document(case.number, case.data, [tuple(r) for r in rows])
+        assert rebuilt and all(piece in case.search_text for piece in rebuilt.split(fulltext.SEPARATOR)), case.id
+
+
+def test_a_case_the_user_may_not_see_is_not_found(three, staff, app):
+    lead, cases = three
+    staff("hr1", "hr")  # a role of the appraisal only: no returned-goods case is theirs to read
+    hr = Person(app, "hr1")
+    assert listed(lead.get("/cases", query_string={"q": "XJ-200"}).text) == [cases["xj"]]
+    page = hr.get("/cases", query_string={"q": "XJ-200"})
+    assert page.status_code == 200 and listed(page.text) == []
+    assert listed(hr.get("/cases", query_string={"q": str(cases["xj"])}).text) == []  # nor by its id
+    assert not policy.may_see(db.session, Actor("hr1", frozenset({"hr"})), db.session.get(Case, cases["xj"]))
+
+
+def test_the_case_numbered_as_searched_comes_first(three):
+    lead, cases = three
+    number = db.session.get(Case, cases["xj"]).number
+    # A later case that names the first one's number: most recent first would put it first.
+    later = lead.open_return({"customer": "Delta", "reason": f"same fault as {number}"})
+    assert listed(lead.get("/cases", query_string={"q": number}).text) == [cases["xj"], later]
+    assert listed(lead.get("/cases", query_string={"q": number.lower()}).text) == [cases["xj"], later]
+    assert listed(lead.get("/cases", query_string={"q": "XJ-200"}).text)[0] == later  # no number: most recent
+
+
+def test_the_other_filters_narrow_a_search(three):
+    lead, cases = three
+    assert listed(lead.get("/cases", query_string={"q": "customer", "workflow": "return_inspection"}).text) \
+        == [cases["noise"], cases["so"]]
+    assert listed(lead.get("/cases", query_string={"q": "customer", "view": "unassigned",
+                                                   "from": "2030-01-01"}).text) == []
+    assert listed(lead.get("/cases", query_string={"q": "customer", "overdue": "1"}).text) == []
+
+
+
+def test_the_api_finds_what_the_list_finds_and_keeps_to_what_the_caller_may_see(app, api):
+    """`GET /api/v1/cases?q=` asks the lists' own clause: text anywhere in the case, visibility kept."""
+    lead = "service_lead"
+    hit = api.open(lead, "return_inspection", {"customer": "Northwind", "products": "XJ-200 × 3", "quantity": 3,
+                                               "reason": "运行时有异响 noise"})
+    api.open(lead, "return_inspection", {"customer": "Contoso", "products": "AB-1 × 1", "quantity": 1,
+                                         "reason": "外观划伤"})
+    for text in ("xj-200", "异响", "NOISE"):
+        found = api.get(lead, f"/api/v1/cases?q={text}").get_json()
+        assert [c["id"] for c in found["items"]] == [hit["id"]] and found["total"] == 1, text
+    assert api.get(lead, "/api/v1/cases?q=nothing-like-it").get_json()["total"] == 0
+    assert api.get("auditor", "/api/v1/cases?q=xj-200").get_json()["total"] == 1  # auditors read every case
+    assert api.get("sales", "/api/v1/cases?q=xj-200").get_json()["total"] == 0  # not a case sales may see
+    assert api.get(lead, "/api/v1/cases?q=" + "x" * 101).status_code in (400, 422)

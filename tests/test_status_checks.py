@@ -30,6 +30,7 @@ COLUMNS = [
     ("workflow_drafts", "status", "pending", "draft"),
     ("penalty_entries", "kind", "closeout_breach", "fine"),
     ("penalty_entries", "status", "superseded", "cancelled"),
+    ("scoresheet_proposals", "status", "rejected", "withdrawn"),
 ]
 
 # The slices' tables: a row of each is written fresh with the value under test (some have no `id` to copy by).
@@ -41,6 +42,8 @@ def _fresh_rows(case_id: int, now: object, closeout_list: int | None) -> dict[st
         "audit_access": {"at": now, "actor": "auditor", "kind": "case", "case_id": case_id, "detail": ""},
         "workflow_drafts": {"workflow_key": "x", "author": "x", "source": "x", "status": "open", "created_at": now,
                             "updated_at": now},
+        "scoresheet_proposals": {"key": "field_service", "source": "x", "sha256": "0" * 64, "reason": "x",
+                                 "status": "pending", "proposed_by": "x", "proposed_at": now},
         "penalty_entries": {"person": "service_clerk", "period": "2026-11", "kind": "loss_share", "amount": 100,
                             "reason": "x", "status": "proposed", "recorded_by": "x", "recorded_at": now},
     }

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 
 from web.extensions import db
 from workflow.definitions import shipped_files
+from workflow.definitions.scoresheet import shipped_scoresheets
 from workflow.engine import Actor, advance, open_case
 from workflow.models import Case, WorkflowVersion
 
@@ -35,7 +36,9 @@ def versions(key: str) -> list[tuple[int, str]]:
 def test_load_publishes_each_shipped_definition_once(runner):
     first = runner.invoke(args=["workflow", "load", "--by", "olga"])
     assert first.exit_code == 0, first.output
-    assert sorted(first.output.split("\n")[:-1]) == sorted(f"{f.stem}: version 1 published" for f in shipped_files())
+    assert sorted(first.output.split("\n")[:-1]) == sorted(
+        [f"{f.stem}: version 1 published" for f in shipped_files()]
+        + [f"score sheet {key}: version 1 published" for key in shipped_scoresheets()])
     again = runner.invoke(args=["workflow", "load"])
     assert again.exit_code == 0
     assert "complaint: version 1 unchanged" in again.output

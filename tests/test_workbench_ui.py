@@ -3,6 +3,7 @@ Save buttons, the diff with its impact, publishing with a reason, migrating runn
 
 from __future__ import annotations
 
+import html
 import re
 
 import pytest
@@ -121,7 +122,8 @@ def test_the_live_check_answers_problems_and_the_preview_and_saves_nothing(app, 
     source = db.session.get(Draft, draft_id).source
     good = owner.post(path, {"source": source.replace("duration: 48h", "duration: 36h", 1)})
     assert good.status_code == 200
-    assert good.json["problems"] == [] and good.json["svg"].startswith("<svg") and "36h" in good.json["svg"]
+    assert good.json["problems"] == [] and good.json["svg"].startswith("<svg")
+    assert "⏱ 36 hours" in html.unescape(good.json["svg"])  # the preview in the reader's words
     bad = owner.post(path, {"source": source.replace("  - name: approve", "  - nmae: approve", 1)})
     assert bad.json["svg"] is None and {p["code"] for p in bad.json["problems"]} >= {"unknown_key"}
     assert all(isinstance(p["line"], int) and p["line"] > 1 for p in bad.json["problems"])

@@ -17,6 +17,7 @@ from workflow.engine import (
     WorkflowError,
     actor_of,
     advance,
+    attachments,
     available_actions,
     current_workflow,
     latest_versions,
@@ -24,6 +25,7 @@ from workflow.engine import (
     open_case,
     opener_roles,
     policy,
+    search,
     workflow_of,
 )
 from workflow.engine.periods import parse_period
@@ -169,9 +171,12 @@ def list_cases(query: api_models.CasesQuery) -> api_models.CasePage:
         select_cases = select_cases.where(Case.state == query.state)
     if query.actionable:
         select_cases = select_cases.where(policy.actionable(db_session(), g.actor, clock=clock()))
+    if query.q and query.q.strip():
+        select_cases = select_cases.where(search.text_clause(query.q))
     total = db_session().scalar(select(func.count()).select_from(select_cases.subquery())) or 0
     cases = db_session().scalars(
-        select_cases.options(selectinload(Case.timers)).order_by(Case.updated_at.desc(), Case.id.desc())
+        select_cases.options(selectinload(Case.timers))
+        .order_by(*search.relevance(query.q or ""), Case.updated_at.desc(), Case.id.desc())
         .limit(per_page).offset((query.page - 1) * per_page)
     ).all()
     return api_models.CasePage(items=[_case(c) for c in cases], page=query.page, per_page=per_page, total=total)
@@ -191,9 +196,12 @@ def show_case(case_id: int, query: CaseQuery) -> api_models.CaseOut:
 @bp.post("/cases/<id:case_id>/actions/<action>")
 @operation(answer=api_models.CaseOut, body=api_models.TakeAction, errors=(403, 404, 409, 422))
 def take_action(case_id: int, action: str, json: api_models.TakeAction) -> api_models.CaseOut:
-    """Take an action on a case"""
+    """Take an action on a case; a `file` input names a file of the case by its sha256 (POST .../attachments)"""
     case = policy.visible_case(db_session(), g.actor, case_id)
-    advance(db_session(), clock(), case, action, g.actor, json.inputs or {}, json.comment, json.expected_version)
+    inputs = json.inputs or {}
+    if (transition := workflow_of(case.version).definition.transitions.get(action)) is not None:
+        inputs = attachments.resolve(db_session(), case, list(transition.inputs), inputs)
+    advance(db_session(), clock(), case, action, g.actor, inputs, json.comment, json.expected_version)
     # The answer is made from the case the move left current (its state, data, lock_version and last mover,
     # kept by `advance`), inside the move's transaction: nothing is read again after COMMIT, which would
     # take a transaction of its own.

@@ -19,10 +19,11 @@ from workflow.definitions import Definition, FieldSpec, TimerSpec, TransitionSpe
 from workflow.definitions.schema import FIELD_TYPES, DateDeadline
 from workflow.definitions.schema import Deadline as DeadlineSpec
 from workflow.definitions.values import PERIOD_PATTERN
-from workflow.engine import Clock, WorkflowError
+from workflow.engine import Clock, WorkflowError, numbering
 from workflow.engine.cases import MAX_ID
 from workflow.engine.limits import MAX_COMMENT, MAX_DEPARTMENT, check_comment, check_department
 from workflow.engine.periods import parse_period
+from workflow.engine.search import MAX_TEXT as MAX_SEARCH_TEXT
 from workflow.engine.sla import Figures
 from workflow.engine.timers import timer_status
 from workflow.models import Case, HistoryEntry, Notification, WorkflowVersion
@@ -110,6 +111,8 @@ class CasesQuery(Contract):
     workflow: str | SkipJsonSchema[None] = absent()
     state: str | SkipJsonSchema[None] = absent()
     actionable: Flag = Field(False, description="Only cases the caller may act on now")
+    q: Annotated[str, Field(max_length=MAX_SEARCH_TEXT)] | SkipJsonSchema[None] = absent(
+        "Text anywhere in the case: its number, data, comments and notes (the lists' search); exact number first")
     page: QueryRowId = Field(1, description="1-based; past the last page is an empty page")
     per_page: Annotated[int, Field(ge=1), BeforeValidator(_query_number)] | SkipJsonSchema[None] = absent(
         "Default API_PAGE_SIZE (50); at most API_MAX_PAGE_SIZE (500), else a 400")
@@ -428,6 +431,7 @@ class TimerOut(Answer):
 class CaseOut(Answer):
     id: int
     number: str | None
+    name: Label = Field(description="What to call the case: its number, or a provisional reference until it has one")
     workflow: str
     version: int
     state: str
@@ -451,7 +455,8 @@ class CaseOut(Answer):
             warn_at=iso(clock, t.warn_at), stopped_at=iso(clock, t.stopped_at),
             status=timer_status(clock, t, specs.get(t.name))) for t in c.timers]
         return cls(
-            id=c.id, number=c.number, workflow=c.workflow_key, version=c.version.version, state=c.state,
+            id=c.id, number=c.number, name=Label(**numbering.case_name(c)), workflow=c.workflow_key,
+            version=c.version.version, state=c.state,
             state_label=Label(**d.states[c.state].label), final=d.is_final(c.state), data=c.data,
             lock_version=c.lock_version, created_by=c.created_by, created_at=_time(clock, c.created_at),
             updated_at=_time(clock, c.updated_at),

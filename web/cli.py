@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from workflow import diagram
+from workflow.appraisal.templates import publish_shipped
 from workflow.definitions import load_text, shipped_files, validate_path
 from workflow.engine import WorkflowError, audit, publish_definition
 from workflow.engine.history import Break
@@ -90,6 +91,9 @@ def load_command(paths: tuple[str, ...], actor: str, reason: str | None) -> None
         )
         state = "published" if created else "unchanged"
         click.echo(f"{version.key}: version {version.version} {state}")
+    if not paths:  # the shipped set: its score-sheet templates too, a new version only where one changed
+        for sheet, created in publish_shipped(db_session(), actor, now, (reason or "the shipped template")[:1000]):
+            click.echo(f"score sheet {sheet.key}: version {sheet.version} {'published' if created else 'unchanged'}")
     db_session().commit()
 
 

@@ -14,6 +14,9 @@ import io
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import Any
+from urllib.parse import quote
+
+from flask import Response
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -52,3 +55,13 @@ def to_text(rows: Iterable[Sequence[Any]], *, bom: bool = False, dialect: str = 
         out.write("\ufeff")
     Writer(out, dialect, **fmtparams).writerows(rows)
     return out.getvalue()
+
+
+def download(rows: Iterable[Sequence[Any]], filename: str) -> Response:
+    """Rows as a spreadsheet-safe CSV file to save, its name kept whatever its script (RFC 6266)."""
+    return Response(to_text(rows, bom=True), mimetype="text/csv",
+                    headers={"Content-Disposition": attachment(filename)})
+
+
+def attachment(filename: str) -> str:
+    return f"attachment; filename*=UTF-8''{quote(filename)}"

@@ -33,6 +33,7 @@ for _prefix, _uri in NS.items():
 
 TASK_W, TASK_H = 120, 70
 EVENT = 36
+LABEL_H = 28  # an event's name: two short lines
 GATEWAY = 50
 LANE_LABEL = 30  # the strip at a lane's left where its name is written
 ROW_H = 110  # one row of a lane's band
@@ -244,11 +245,22 @@ def layout(model: Model) -> tuple[dict[str, tuple[float, float, float, float]], 
         node.x, node.y = centre_x - node.width / 2, centre_y - node.height / 2
     for node in model.nodes.values():
         if node.attached_to is not None:
-            task = model.nodes[node.attached_to]
-            siblings = [n.id for n in model.nodes.values() if n.attached_to == task.id]
-            node.x = task.x + 10 + siblings.index(node.id) * (EVENT + 4)
-            node.y = task.y + task.height - EVENT / 2
+            _attach(node, model)
     return bands, width
+
+
+# Boundary events side by side along a task's bottom edge; a task with more timers than fit there carries
+# the rest along its top edge, so that every event still sits on the task's border (and none on another, up to
+# six timers on one state; the shipped workflows have at most four).
+PER_EDGE = (TASK_W - 10) // (EVENT + 4) + 1
+
+
+def _attach(event: Node, model: Model) -> None:
+    task = model.nodes[event.attached_to or ""]
+    siblings = [n.id for n in model.nodes.values() if n.attached_to == task.id]
+    edge, place = divmod(siblings.index(event.id), PER_EDGE)
+    event.x = task.x + 10 + place * (EVENT + 4)
+    event.y = (task.y + task.height if edge % 2 == 0 else task.y) - EVENT / 2
 
 
 # -- XML -------------------------------------------------------------------------------------------
@@ -315,7 +327,10 @@ def _bounds(parent: ET.Element, x: float, y: float, w: float, h: float) -> None:
 
 def _edge_points(model: Model, flow: Flow) -> list[tuple[float, float]]:
     s, t = model.nodes[flow.source], model.nodes[flow.target]
-    start = (s.x + s.width / 2, s.y + s.height) if s.kind == "boundaryEvent" else (s.x + s.width, s.y + s.height / 2)
+    start = (s.x + s.width, s.y + s.height / 2)
+    if s.kind == "boundaryEvent":  # out of the event's outer side: below a bottom-edge event, above a top-edge one
+        below = s.y > model.nodes[s.attached_to or ""].y
+        start = (s.x + s.width / 2, s.y + s.height if below else s.y)
     end = (t.x, t.y + t.height / 2)
     if t.x <= s.x:  # a step back: leave from the top and come in from the top
         start, end = (s.x + s.width / 2, s.y), (t.x + t.width / 2, t.y)
@@ -342,6 +357,9 @@ def _diagram(model: Model, root: ET.Element, process_id: str, collaboration: str
             attrs["isMarkerVisible"] = "true"
         shape = _sub(plane, "bpmndi:BPMNShape", **attrs)
         _bounds(shape, node.x, node.y, node.width, node.height)
+        if node.attached_to is not None and node.y < model.nodes[node.attached_to].y:
+            # A tool writes an event's name below it, which for one on a task's top edge is over the task.
+            _bounds(_sub(shape, "bpmndi:BPMNLabel"), node.x - 27, node.y - LABEL_H - 2, node.width + 54, LABEL_H)
     for flow in model.flows:
         edge = _sub(plane, "bpmndi:BPMNEdge", id=f"{flow.id}_di", bpmnElement=flow.id)
         for x, y in _edge_points(model, flow):

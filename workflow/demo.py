@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -17,14 +17,19 @@ from sqlalchemy.orm import Session
 
 from workflow import golden_paths
 from workflow.appraisal import open_month, set_staff
+from workflow.appraisal.templates import publish_shipped
 from workflow.definitions import shipped_files
 from workflow.engine import Actor, Clock, WorkflowError, advance, open_case, publish_definition, workflow_of
 from workflow.engine.users import create_user, user_by_name
 from workflow.golden_paths import Demo, GoldenPaths
 from workflow.golden_paths import Path as GoldenPath
 from workflow.models import Case
+from workflow.penalties.ledger import allocate_loss, decide_entry, record_penalty
+from workflow.penalties.models import WARNING
+from workflow.penalties.rules import COMPLAINT, current_rules
 
 DEPARTMENT = Path(__file__).parent / "definitions" / "demo" / "department.yaml"
+FOUNDED = "closed"  # the complaint's final state of a founded complaint: its loss is shared (行政处罚准则 (一))
 
 
 def _department() -> dict[str, Any]:
@@ -38,6 +43,8 @@ def seed(session: Session, clock: Clock) -> Iterator[str]:
         version, created = publish_definition(session, f.read_text(encoding="utf-8"), str(f), "demo", now, f.stem,
                                               reason="the shipped definition")
         yield f"{version.key}: version {version.version} {'published' if created else 'unchanged'}"
+    for sheet, created in publish_shipped(session, "demo", now):
+        yield f"score sheet {sheet.key}: version {sheet.version} {'published' if created else 'unchanged'}"
     department = _department()
     users: dict[str, list[str]] = department["users"]
     for name, roles in users.items():
@@ -69,6 +76,53 @@ def _demo_cases(session: Session, clock: Clock, department: dict[str, Any]) -> I
     period = clock.local(clock.now()).strftime("%Y-%m")
     opened = open_month(session, clock, month["department"], period, _user(month["by"], users))
     yield f"appraisal {period}: {len(opened.opened)} sheet(s) opened for {month['department']}"
+    yield from _last_month(session, clock, department)
+
+
+def _month_before(clock: Clock) -> tuple[date, date]:
+    """The first and the last day of the month before today's (local time)."""
+    first_of_this = clock.local(clock.now()).date().replace(day=1)
+    last = first_of_this - timedelta(days=1)
+    return last.replace(day=1), last
+
+
+def _last_month(session: Session, clock: Clock, department: dict[str, Any]) -> Iterator[str]:
+    """The month just ended, as the complaint report and the penalty ledger show it: complaints opened and
+    closed within it, warnings on its staff (one approved, one still proposed: a minor demerit would exceed the
+    demo staff's monthly cap) and the loss of a complaint closed in it shared out, charged to the month its
+    resale period ends (行政处罚准则 (二)), which is this month."""
+    users: dict[str, list[str]] = department["users"]
+    history = department["history"]
+    rng = random.Random(history["seed"] + 1)
+    first, last = _month_before(clock)
+    period = f"{first:%Y-%m}"
+    opened_at = datetime.combine(first + timedelta(days=1), time(9), tzinfo=clock.tz).astimezone(UTC)
+    ended_at = datetime.combine(last - timedelta(days=1), time(17), tzinfo=clock.tz).astimezone(UTC)
+    paths = golden_paths.load(COMPLAINT)
+    closed = []
+    for path in paths.paths.values():
+        case = _walked(session, clock, paths, path, len(path.steps), opened_at, ended_at, rng, history, users)
+        if workflow_of(case.version).definition.is_final(case.state):
+            closed.append(case)
+    yield f"complaints of {period}: {len(closed)} opened and closed in the month"
+
+    rules = current_rules(session)
+    recorder = _holder(rules.penalty_recorder, users)
+    staff = [entry["name"] for entry in department["staff"] if entry.get("active", True)]
+    warning = record_penalty(session, clock, person=staff[0], period=period, kind=WARNING, actor=recorder,
+                             reason="Customer callback missed twice (客户回访两次未做)")
+    decide_entry(session, clock, warning.id, _holder(rules.approver_for(WARNING), users), approve=True)
+    record_penalty(session, clock, person=staff[-1], period=period, kind=WARNING, actor=recorder,
+                   reason="Repair report filed a week late (维修报告迟交一周)")
+    shared = next((c for c in closed if c.state == FOUNDED), None)
+    if shared is not None:
+        allocate_loss(session, clock, case_id=shared.id, actor=recorder,
+                      shares={staff[0]: Decimal(60), staff[-1]: Decimal(40)} if len(staff) > 1
+                      else {staff[0]: Decimal(100)},
+                      reason="Loss of the founded complaint shared by fault (按责任分摊损失)",
+                      loss_amount=None if shared.data.get("responsible_loss") is not None else Decimal("2000"))
+    yield f"penalties of {period}: a warning approved, another proposed" + (
+        ", a complaint's loss shared" if shared is not None else "")
 
 
 def _user(name: str, users: dict[str, list[str]]) -> Actor:

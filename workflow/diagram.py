@@ -1,7 +1,9 @@
 """State diagrams built with pydot straight from a definition, rendered to SVG by Graphviz.
 
-Every text in the graph is quoted for DOT here; Graphviz escapes it again for SVG, so a label
-containing `<script>` is drawn as text, never run.
+In one language (what people see in the UI) every text is the definition's own words: step labels, the
+roles as people call them, durations in words; the keys appear only in the two-language diagrams of
+diagrams/, which process owners read beside the YAML. Every text in the graph is quoted for DOT here;
+Graphviz escapes it again for SVG, so a label containing `<script>` is drawn as text, never run.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from collections.abc import Iterable
 import pydot
 
 from .definitions import Definition
-from .definitions.schema import Label
+from .definitions.schema import SYSTEM_ROLE, DateDeadline, Deadline, Duration, Label
 
 CURRENT = "#f59e0b"
 VISITED = "#fde68a"
@@ -29,6 +31,39 @@ def _text(label: Label, lang: str | None) -> str:
     return f"{label['zh']}\n{label['en']}"
 
 
+UNITS = {"h": ("{n} hours", "{n} 小时"), "d": ("{n} calendar days", "{n} 个自然日"),
+         "wd": ("{n} working days", "{n} 个工作日"), "wh": ("{n} working hours", "{n} 个工作小时")}
+FOUR_EYES = {"en": "a second person confirms", "zh": "须另一人复核"}
+SYSTEM = {"en": "by the service itself", "zh": "系统自动"}
+
+
+def _words(lang: str, en: str, zh: str, **values: object) -> str:
+    return (en if lang == "en" else zh).format(**values)
+
+
+def _length(definition: Definition, length: Duration | Deadline | None, lang: str | None) -> str:
+    """How long a timer runs: `48h` in the two-language diagrams, "48 hours" / "48 小时" in one language."""
+    if lang not in ("en", "zh") or length is None:
+        return str(length)
+    if isinstance(length, Duration):
+        return _words(lang, *UNITS[length.unit], n=length.amount)
+    spec = definition.fields.get(length.field)
+    field = spec.label[lang] if spec else length.field
+    if isinstance(length, DateDeadline):
+        return _words(lang, "{d} day(s) after {field}", "{field}后 {d} 天内", d=length.days_after, field=field)
+    return _words(lang, "by day {day}, {m} month(s) after {field}", "{field}后第 {m} 个月的 {day} 日前",
+                  day=length.day, m=length.months_after, field=field)
+
+
+def _who(definition: Definition, roles: tuple[str, ...], four_eyes: bool, lang: str | None) -> str:
+    """Who takes a step: the role keys in the two-language diagrams, the roles' names in one language."""
+    if lang not in ("en", "zh"):
+        return ", ".join(roles) + (" · 4-eyes" if four_eyes else "")
+    names = [SYSTEM[lang] if r == SYSTEM_ROLE else definition.roles[r][lang] if r in definition.roles else r
+             for r in roles]
+    return ("、" if lang == "zh" else ", ").join(names) + (f" · {FOUR_EYES[lang]}" if four_eyes else "")
+
+
 def _timer_lines(definition: Definition, lang: str | None) -> dict[str, list[str]]:
     """The timers each state runs, as '⏱ 48h label' lines for that state's box."""
     lines: dict[str, list[str]] = {}
@@ -39,9 +74,11 @@ def _timer_lines(definition: Definition, lang: str | None) -> dict[str, list[str
                 where.add(ev.name)
             elif ev.kind == "transition":
                 where.add(definition.transitions[ev.name].dest)
-        text = f"⏱ {timer.length} {_text(timer.label, lang).splitlines()[0]}"
+        length = _length(definition, timer.duration or timer.deadline, lang)
+        text = f"⏱ {length} {_text(timer.label, lang).splitlines()[0]}"
         if timer.fire:
-            text += f" → {timer.fire}"
+            fires = definition.transitions.get(timer.fire)
+            text += f" → {timer.fire if lang not in ('en', 'zh') or fires is None else fires.label[lang]}"
         for state in sorted(where):
             lines.setdefault(state, []).append(text)
     return lines
@@ -72,13 +109,15 @@ def build(
         ))
     graph.add_edge(pydot.Edge("__start__", _q(definition.initial_state)))
     for t in definition.transitions.values():
-        roles = ", ".join(t.roles) + (" · 4-eyes" if t.four_eyes else "")
+        who = _who(definition, t.roles, t.four_eyes, lang)
+        second = f"{t.name} [{who}]" if lang not in ("en", "zh") else who
         for source in t.sources:
             hot = (source, t.name) in taken
             graph.add_edge(pydot.Edge(
-                _q(source), _q(t.dest), label=_q(f"{_text(t.label, lang).splitlines()[0]}\n{t.name} [{roles}]"),
+                _q(source), _q(t.dest), label=_q(f"{_text(t.label, lang).splitlines()[0]}\n{second}"),
                 color=_q(TAKEN if hot else "#555555"), penwidth="2.5" if hot else "1",
                 style="dashed" if t.system_only else "solid",
+                step=_q(t.name),  # Graphviz keeps but never draws it: the workbench finds a step's edges by it
             ))
     return graph
 

@@ -157,6 +157,47 @@ class WorkflowVersion(Base):
     reason: Mapped[str | None] = mapped_column(Text)  # why it was published (the workbench asks for one)
 
 
+class ScoresheetVersion(Base):
+    """A published score-sheet template (考核表单), numbered per template like a workflow version and, like
+    it, never updated: a scored sheet names the version it was scored with (workflow/appraisal/templates.py)."""
+
+    __tablename__ = "scoresheet_versions"
+    __table_args__ = (UniqueConstraint("key", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(80))
+    version: Mapped[int] = mapped_column(Integer)
+    source: Mapped[str] = mapped_column(Text, deferred=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    published_by: Mapped[str] = mapped_column(String(80))
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    reason: Mapped[str | None] = mapped_column(Text)
+
+
+class ScoresheetProposal(Base):
+    """A template version one process owner proposed and a second must approve (the four-eyes setting): approved,
+    it is published as a ScoresheetVersion and names both; rejected, it stays with why. Its status changes, so
+    unlike the versions it is a working table."""
+
+    __tablename__ = "scoresheet_proposals"
+    __table_args__ = (Index("ix_scoresheet_proposals_key", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(80))
+    base_version: Mapped[int | None] = mapped_column(Integer)  # the latest when proposed: later, it is stale
+    source: Mapped[str] = mapped_column(Text, deferred=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(one_of("pending", "published", "rejected", name="status", length=10))
+    proposed_by: Mapped[str] = mapped_column(String(80))
+    proposed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    approved_by: Mapped[str | None] = mapped_column(String(80))
+    rejected_by: Mapped[str | None] = mapped_column(String(80))
+    rejection: Mapped[str | None] = mapped_column(Text)  # why it was rejected
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    published_version: Mapped[int | None] = mapped_column(Integer)
+
+
 class Case(Base):
     __tablename__ = "cases"
     __table_args__ = (Index("ix_cases_workflow_state", "workflow_key", "state"),)
@@ -180,6 +221,8 @@ class Case(Base):
     last_mover: Mapped[str | None] = mapped_column(String(80))
     # The person working the case (NULL: the role's queue); each change is an `assignment` history row.
     assignee: Mapped[str | None] = mapped_column(String(80), index=True)
+    # What the desk's text search looks in (engine/fulltext.py): trigram-indexed on PostgreSQL.
+    search_text: Mapped[str] = mapped_column(Text, default="", server_default="")
 
     version: Mapped[WorkflowVersion] = relationship(lazy="joined")
     # Loaded when asked for: a move stops and starts timers with statements of its own (timers.py).
@@ -190,6 +233,10 @@ class Case(Base):
     # The ORM turns every UPDATE into a compare-and-set on lock_version: a concurrent change
     # makes the loser's flush fail instead of silently overwriting the winner.
     __mapper_args__ = {"version_id_col": lock_version}
+
+
+# Substrings of any language (part numbers, Chinese words) at a million cases; a plain index on SQLite.
+Index("ix_cases_search_text", Case.search_text, postgresql_using="gin", postgresql_ops={"search_text": "gin_trgm_ops"})
 
 
 class HistoryEntry(Base):

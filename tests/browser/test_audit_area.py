@@ -81,3 +81,20 @@ def test_the_sla_report_shows_its_chart(new_page, audited, screenshot):
     expect(chart).to_be_visible()
     assert chart.evaluate("img => img.complete && img.naturalWidth > 0")
     screenshot(page, "audit-sla")
+
+
+def test_the_weekly_report_draws_its_chart_from_the_reports_area(new_page, audited, screenshot):
+    page = new_page(locale="zh-CN")
+    sign_in(page, "auditor")
+    page.goto("/audit")
+    page.get_by_test_id("all-reports").click()
+    expect(page.get_by_test_id("service-targets")).to_be_visible()
+    expect(page.get_by_test_id("complaint-report")).to_be_visible()
+    page.get_by_role("link", name="每周立案与结案数").click()
+    page.select_option("select[name=workflow]", "return_inspection")
+    page.get_by_role("button", name="显示").click()
+    chart = page.locator("[data-testid=weekly-chart]")
+    expect(chart).to_be_visible()
+    assert chart.evaluate("img => img.complete && img.naturalWidth > 0")
+    expect(page.locator("[data-testid=weekly] tfoot td").first).to_have_text("1")
+    screenshot(page, "audit-weekly")

@@ -63,7 +63,7 @@ def test_a_process_owner_shortens_the_inspection_and_migrates_the_running_cases(
     owner.get_by_test_id("new-draft").click()
     expect(owner.locator(".cm-editor")).to_be_visible()
     expect(owner.locator("textarea#source")).to_be_hidden()  # the editor replaced it
-    expect(owner.get_by_test_id("preview").locator("svg")).to_contain_text("48h")
+    expect(owner.get_by_test_id("preview").locator("svg")).to_contain_text("48 hours")
 
     # A typo: the server's check marks it at its line, in the list and in the editor's gutter.
     select_in_editor(owner, "duration: 48h")

@@ -4,7 +4,6 @@ rules of 001 §2.3 and §5 (the head's pay, the quarter's remainder, the yearly 
 from __future__ import annotations
 
 from decimal import Decimal
-from urllib.parse import quote
 
 from flask import Response, g
 
@@ -77,8 +76,7 @@ def export_month(department: str, period: str) -> Response:
     rows = [[r.employee, r.number or r.case_id, r.state, r.total, r.grade, r.pay_coefficient, r.standard_pay,
              r.performance_pay, "yes" if r.performance_report_required else ""] for r in view.rows]
     filename = f"appraisal-{department}-{period}.csv"
-    return Response(safe_csv.to_text([header, *rows], bom=True), mimetype="text/csv",
-                    headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename)}"})
+    return safe_csv.download([header, *rows], filename)
 
 
 @bp.get("/cases/<id:case_id>/evidence")

@@ -7,21 +7,25 @@ nothing here names a role, a state or a month format of its own.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from workflow.appraisal import distribution, operations, rules, scoring
+from workflow.appraisal.extensions import SCORESHEET
 from workflow.definitions.values import PERIOD_PATTERN
 from workflow.engine import RoleRefused, WorkflowError, latest_version, policy, workflow_of
 from workflow.engine.periods import InvalidPeriod
+from workflow.engine.refusals import refusal
 
 from ..extensions import db_session
 from ..ui.blueprint import bp
 from ..ui.present import N_, clock, label
+from . import scoring_form as scoring_form_views
 
 
 def _is_month(text: str) -> bool:
@@ -187,7 +191,80 @@ def appraisal_sheet(case_id: int) -> str:
     data = case.data
     result = (data.get("sheet") or {}).get("result") or {}
     employee, period = data[operations.EMPLOYEE], data[operations.PERIOD]
-    state = workflow_of(case.version).definition.states.get(case.state)
-    return render_template("appraisal_sheet.html", case=case, data=data, result=result,
+    definition = workflow_of(case.version).definition
+    state = definition.states.get(case.state)
+    filled = [view for name, spec in definition.fields.items() if spec.type == SCORESHEET
+              if (view := scoring_form_views.filled_view(case, name)) is not None]
+    return render_template("appraisal_sheet.html", case=case, data=data, result=result, filled=filled,
                            ledger=_penalty_month(employee, period),
                            state_label=label(state.label) if state else case.state)
+
+
+# -- the scoring form, its live preview and the filled sheet ------------------------------------------
+
+
+@bp.app_template_global()
+def scoring_form(f: Any, disabled: bool = False) -> scoring_form_views.SheetForm | None:
+    """The scoring form of a step's scoresheet input on the case page being shown (None: the JSON text box)."""
+    case_id = (request.view_args or {}).get("case_id")
+    if not isinstance(case_id, int):
+        return None
+    case = policy.visible_case(db_session(), current_user.actor, case_id)
+    prefix = f.id[: -len(f.name) - 1]
+    kept = disabled or prefix.startswith("kept-")
+    return scoring_form_views.form_view(f, case, None if kept else prefix, disabled=kept)
+
+
+@bp.app_template_global()
+def filled_sheet(case: Any, name: str) -> scoring_form_views.FilledSheet | None:
+    """A scored sheet field of `case` as the filled paper form, or None for any other field."""
+    return scoring_form_views.filled_view(case, name)
+
+
+@bp.post("/cases/<int:case_id>/actions/<action>/sheet-preview/<field>")
+def preview_sheet(case_id: int, action: str, field: str) -> Response:
+    """The engine's total, grade and coefficient of the scoring form as filled so far, storing nothing: for
+    whoever may take the step now (the same question as sending the form), else 403."""
+    case = policy.visible_case(db_session(), current_user.actor, case_id)
+    definition = workflow_of(case.version).definition
+    transition = definition.transitions.get(action)
+    if transition is None or not scoring_form_views.sheet_input(definition, transition, field):
+        abort(404)
+    if refusal(db_session(), case, transition, current_user.actor, clock(), guards=False) is not None:
+        return Response(json.dumps({"error": _("You may not score this sheet now.")}), status=403,
+                        mimetype="application/json")
+    answer = scoring_form_views.preview(case, field, request.form)
+    db_session().rollback()  # nothing of a preview is kept
+    return jsonify(answer)
+
+
+@bp.app_template_global()
+def sheet_summary(text: str) -> str | None:
+    """A scored sheet as a history row records it, in one line (total, grade, coefficient); None for any other
+    value. The row's full sheet is the filled sheet of the case page."""
+    result = scoring_form_views.scored_result(text)
+    if result is None:
+        return None
+    return str(_("Total %(total)s · grade %(grade)s · pay coefficient %(coefficient)s", total=result.get("total"),
+                 grade=result.get("grade"), coefficient=result.get("pay_coefficient")))
+
+
+@bp.post("/appraisal/sheets/<int:case_id>/evidence/<int:evidence_id>")
+def decide_sheet_evidence(case_id: int, evidence_id: int) -> Response:
+    """The supervisor accepts a proposed deduction for the item they pick, or rejects it, from the scoring form
+    (its buttons send the form here); the engine decides who may and refuses a wrong item, with the reason."""
+    case = policy.visible_case(db_session(), current_user.actor, case_id)
+    accept = request.form.get("decision") == "accept"
+    item = request.form.get(f"evidence_item.{evidence_id}", "")[:80] or None
+    try:
+        operations.decide_evidence(db_session(), clock(), case, evidence_id, current_user.actor, accept,
+                                   item if accept else None)
+        db_session().commit()
+        flash(_("Proposed deduction accepted.") if accept else _("Proposed deduction rejected."), "success")
+    except WorkflowError as exc:
+        db_session().rollback()
+        flash(label(exc.messages), "error")
+    action = request.form.get("action", "")
+    if action in workflow_of(case.version).definition.transitions:
+        return redirect(url_for("ui.take_action", case_id=case.id, action=action))
+    return redirect(url_for("ui.show_case", case_id=case.id))

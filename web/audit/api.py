@@ -3,10 +3,7 @@ last full verification, and the access log."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from urllib.parse import quote
-
-from flask import Response, g, stream_with_context
+from flask import Response, g
 
 from workflow.engine import RoleRefused, WorkflowError, audit, policy, trail
 
@@ -60,13 +57,7 @@ def export_history(query: ExportQuery) -> Response:
     """Every row of a search, streamed as JSON Lines or CSV, each with prev_hash and hash"""
     _refuse_unless_auditor()
     search = checked_search(query)
-    common.log_look(g.actor, "export", None, search.described())
-    records = trail.export_records(db_session(), g.actor, search)
-    lines: Iterator[str] = trail.csv_lines(records) if query.format == "csv" else trail.jsonl_lines(records)
-    filename = f"history-export.{query.format}"
-    mimetype = "text/csv" if query.format == "csv" else "application/x-ndjson"
-    return Response(stream_with_context(line.encode("utf-8") for line in lines), mimetype=mimetype,
-                    headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename)}"})
+    return common.export(g.actor, search, query.format)
 
 
 @bp.get("/history/manifest")

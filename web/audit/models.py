@@ -95,13 +95,13 @@ class CaseAsOf(CaseOut):
     history_rows: int = Field(description="The history rows up to as_of")
 
     @classmethod
-    def of_replay(cls, clock: Clock, r: Replayed, state_label: dict[str, str]) -> CaseAsOf:
+    def of_replay(cls, clock: Clock, r: Replayed, state_label: dict[str, str], name: dict[str, str]) -> CaseAsOf:
         timers = [TimerOut(name=t.name, label=Label(**t.label) if t.label else None,
                            started_at=clock.local(t.started_at).isoformat(),
                            due_at=clock.local(t.due_at).isoformat(), warn_at=iso(clock, t.warn_at),
                            stopped_at=iso(clock, t.stopped_at), status=t.status) for t in r.timers]
         return cls(
-            id=r.case_id, number=r.number, workflow=r.workflow, version=r.version, state=r.state,
+            id=r.case_id, number=r.number, name=Label(**name), workflow=r.workflow, version=r.version, state=r.state,
             state_label=Label(**state_label), final=r.final, data=r.data, lock_version=r.lock_version,
             created_by=r.created_by, created_at=clock.local(r.created_at).isoformat(),
             updated_at=clock.local(r.updated_at).isoformat(), available_actions=list[ActionOut](),

@@ -1,29 +1,32 @@
 """The audit area's pages: the search over every history (with its export and the last verification), the
-replay of a case as of a moment with its slider, and the access log. Who sees each is the policy's answer."""
+replay of a case as of a moment with its slider, the access log, and the reports (time in state, on time and
+late, cases opened and closed per week, and the way to the domain's monthly reports). Who sees each is the
+policy's answer."""
 
 from __future__ import annotations
 
 import functools
+import math
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import quote
 
-from flask import Response, abort, render_template, request, stream_with_context, url_for
+from flask import Response, abort, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from workflow import diagram
 from workflow.engine import WorkflowError, audit, policy, time_in_state, trail, workflow_of
 from workflow.engine.replay import Replayed, moments
+from workflow.reports import weekly
 
 from .. import safe_csv
 from ..extensions import clock, db_session
 from ..ui import nav
 from ..ui.blueprint import bp
 from ..ui.errors import page
-from ..ui.present import N_, label, lang, span, when
+from ..ui.present import N_, label, lang, last_month, span, when
 from . import common
 from .views import replayed
 
@@ -117,12 +120,7 @@ def audit_export(fmt: str) -> Response:
         search = _search()
     except WorkflowError as exc:
         return page(422, _refused(exc))
-    common.log_look(current_user.actor, "export", None, search.described())
-    records = trail.export_records(db_session(), current_user.actor, search)
-    lines: Iterator[str] = trail.csv_lines(records) if fmt == "csv" else trail.jsonl_lines(records)
-    mimetype = "text/csv" if fmt == "csv" else "application/x-ndjson"
-    return Response(stream_with_context(line.encode("utf-8") for line in lines), mimetype=mimetype,
-                    headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(f'history-export.{fmt}')}"})
+    return common.export(current_user.actor, search, fmt)
 
 
 @bp.get("/audit/manifest.json")
@@ -227,10 +225,13 @@ def _report_args() -> tuple[Any, str, datetime, datetime]:
     return definition, key, since, until
 
 
+def _final(definition: Any) -> frozenset[str]:
+    return frozenset(name for name, state in definition.states.items() if state.final)
+
+
 def _figures(definition: Any, key: str, since: datetime, until: datetime) -> list[time_in_state.StateTime]:
-    final = frozenset(name for name, state in definition.states.items() if state.final)
-    return time_in_state.time_in_state(db_session(), current_user.actor, key, list(definition.states), final,
-                                       since, until)
+    return time_in_state.time_in_state(db_session(), current_user.actor, key, list(definition.states),
+                                       _final(definition), since, until)
 
 
 @bp.get("/audit/reports/time-in-state")
@@ -327,9 +328,7 @@ def audit_sla_svg(_definition: Any, key: str, month: str) -> Response:
     chart.x_labels = [_("Cases"), _("Timers")]
     chart.add(_("On time"), [figures.cases_on_time, figures.timers_on_time])
     chart.add(_("Late"), [figures.cases_late, figures.timers_late])
-    # pygal puts its settings in an inline <script> whatever `js` says: a picture needs none.
-    svg = re.sub(rb"<script[^>]*>.*?</script>", b"", chart.render(), flags=re.DOTALL)
-    return Response(svg, mimetype="image/svg+xml")
+    return Response(_picture(chart), mimetype="image/svg+xml")
 
 
 @bp.get("/audit/reports/sla.csv")
@@ -341,6 +340,89 @@ def audit_sla_csv(_definition: Any, key: str, month: str) -> Response:
     rows += [[state, n] for state, n in sorted(f.late_by_state.items())]
     return Response(safe_csv.to_text(rows, bom=True), mimetype="text/csv",
                     headers={"Content-Disposition": f"attachment; filename=sla-{key}-{month}.csv"})
+
+
+# -- reports: cases opened and closed per week, as a chart -----------------------------------------------
+
+
+def _weekly_args() -> tuple[Any, str, datetime, datetime]:
+    """As the time-in-state report's, and a period of at most weekly.MAX_WEEKS weeks (else the 422 page)."""
+    definition, key, since, until = _report_args()
+    weekly.weeks_of(since, until, clock().tz)
+    return definition, key, since, until
+
+
+def _weeks(definition: Any, key: str, since: datetime, until: datetime) -> list[weekly.Week]:
+    return weekly.opened_closed(db_session(), current_user.actor, key, _final(definition), since, until,
+                                clock().tz)
+
+
+def _picture(chart: Any) -> bytes:
+    """A pygal chart as a picture: pygal puts its settings in an inline <script> whatever `js` says."""
+    return re.sub(rb"<script[^>]*>.*?</script>", b"", chart.render(), flags=re.DOTALL)
+
+
+@bp.get("/audit/reports/weekly")
+@_report(_weekly_args)
+def audit_weekly(definition: Any, key: str, since: datetime, until: datetime) -> str | Response:
+    args = {"workflow": key, "since": since.isoformat(), "until": until.isoformat()}
+    weeks = _weeks(definition, key, since, until)
+    # The period as counted, widened to whole weeks: the form asks for it again as it is shown.
+    return render_template("audit/weekly.html", weeks=weeks, workflows=_workflows(), key=key, args=args,
+                           since_day=weeks[0].monday, until_day=weeks[-1].monday + timedelta(days=6))
+
+
+@bp.get("/audit/reports/weekly.svg")
+@_report(_weekly_args)
+def audit_weekly_svg(definition: Any, key: str, since: datetime, until: datetime) -> Response:
+    from .charts import pygal
+
+    weeks = _weeks(definition, key, since, until)
+    chart = pygal.Bar(js=[], width=800, height=360, legend_at_bottom=True, x_label_rotation=45,
+                      show_minor_x_labels=False, title=key)
+    chart.x_labels = [w.monday.isoformat() for w in weeks]
+    chart.x_labels_major_every = max(1, len(weeks) // 13)  # about a label a month on a long period
+    top = max([1, *(w.opened for w in weeks), *(w.closed for w in weeks)])
+    chart.y_labels = list(range(0, top + 1, math.ceil(top / 8)))  # whole cases only
+    chart.add(_("Cases opened"), [w.opened for w in weeks])
+    chart.add(_("Cases closed"), [w.closed for w in weeks])
+    return Response(_picture(chart), mimetype="image/svg+xml")
+
+
+@bp.get("/audit/reports/weekly.csv")
+@_report(_weekly_args)
+def audit_weekly_csv(definition: Any, key: str, since: datetime, until: datetime) -> Response:
+    rows: list[list[object]] = [["week_starting", "cases_opened", "cases_closed"]]
+    rows += [[w.monday.isoformat(), w.opened, w.closed] for w in _weeks(definition, key, since, until)]
+    return Response(safe_csv.to_text(rows, bom=True), mimetype="text/csv",
+                    headers={"Content-Disposition": f"attachment; filename=cases-per-week-{key}.csv"})
+
+
+# -- the reports area: the audit area's own reports and the domain's monthly reports the policy lets in ---
+
+
+def _monthly_reports(month: str) -> dict[str, dict[str, str] | None]:
+    """Last month's complaint report and service targets, each where its own slice serves it, if the
+    policy lets this reader in (the slices answer that)."""
+    from ..penalties.ui import may_read_report
+    from ..service.ui import may_read_targets
+
+    return {
+        "complaints": {"page": url_for("ui.complaint_report_month", period=month),
+                       "csv": url_for("ui.complaint_report_csv", period=month),
+                       "form": url_for("ui.complaint_report_form")} if may_read_report() else None,
+        "targets": {"page": url_for("ui.service_targets_month", month=month),
+                    "csv": url_for("ui.service_targets_csv", month=month),
+                    "form": url_for("ui.service_targets_form")} if may_read_targets() else None,
+    }
+
+
+@bp.get("/audit/reports")
+def audit_reports() -> str:
+    if not _may_audit():
+        abort(403)
+    month = last_month()
+    return render_template("audit/reports.html", month=month, **_monthly_reports(month))
 
 
 def _case_panel(case: Any) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from workflow.engine import workflow_of
+from workflow.engine import numbering, workflow_of
 from workflow.engine.policy import Actor
 from workflow.engine.replay import Replayed, replay_as_of
 from workflow.models import Case
@@ -25,7 +25,15 @@ def replayed(case: Case, raw_as_of: str | None, actor: Actor) -> Replayed:
 def case_as_of(case: Case, raw_as_of: str | None, actor: Actor) -> CaseAsOf:
     replay = replayed(case, raw_as_of, actor)
     definition = workflow_of(case.version).definition
-    return CaseAsOf.of_replay(clock(), replay, dict(definition.states[replay.state].label))
+    return CaseAsOf.of_replay(clock(), replay, dict(definition.states[replay.state].label), _name_at(case, replay))
+
+
+def _name_at(case: Case, replay: Replayed) -> dict[str, str]:
+    """What the case was called at T: numbering's name for the case as it stood then, i.e. without the number
+    it got later (a transient copy, never added to the session)."""
+    if replay.number == case.number:
+        return dict(numbering.case_name(case))
+    return dict(numbering.case_name(Case(id=case.id, number=replay.number, version=case.version)))
 
 
 def note_case_look(case: Case, actor: Actor) -> None:

@@ -1,16 +1,23 @@
-"""The desk's JSON API: a case's assignee, its notes and its files (uploads are the web form's)."""
+"""The desk's JSON API: a case's assignee, its notes and its files.
+
+A file is uploaded to the case (multipart/form-data, recorded in its history like the web form's); a step's
+`file` input then names it by its sha256 in the step's JSON (web/api.py, docs/definitions.md "File inputs")."""
 
 from __future__ import annotations
 
-from flask import g
+from flask import g, request
 
-from workflow.engine import assignment, notes, policy
+from workflow.engine import assignment, attachments, notes, policy
 
+from .. import limits
 from ..api import bp
 from ..contract import operation
 from ..extensions import clock, db_session
-from . import panel
-from .models import AssigneeOut, AttachmentList, AttachmentOut, NewNote, NoteOut, SetAssignee
+from . import files, panel
+from .models import AssigneeOut, AttachmentList, AttachmentOut, NewAttachment, NewNote, NoteOut, SetAssignee
+
+# The upload's body may carry a file of ATTACHMENT_MAX_BYTES, beyond the API's MAX_CONTENT_LENGTH.
+limits.UPLOADS.add("api.upload_attachment")
 
 
 @bp.put("/cases/<id:case_id>/assignee")
@@ -42,3 +49,21 @@ def list_attachments(case_id: int) -> AttachmentList:
     case = policy.visible_case(db_session(), g.actor, case_id)
     return AttachmentList(items=[AttachmentOut(sha256=f.sha256, name=f.name, type=f.type, size=f.size, actor=f.actor,
                                                at=f.at) for f in panel.files(case)])
+
+
+@bp.post("/cases/<id:case_id>/attachments")
+@operation(answer=AttachmentOut, status=201, errors=(403, 404, 409, 422))
+def upload_attachment(case_id: int, form: NewAttachment) -> tuple[AttachmentOut, int]:
+    """Attach a file to the case (multipart/form-data: `file`, optional `note`); a step's `file` input names it
+    by the sha256 answered here"""
+    case = policy.visible_case(db_session(), g.actor, case_id)
+    upload = request.files.get("file")
+    rules = files.rules()
+    data = upload.stream.read(rules.max_bytes + 1) if upload is not None else b""
+    name = (upload.filename or "") if upload is not None else ""
+    entry = attachments.attach(db_session(), clock(), case, g.actor, name, data, files.storage(), rules,
+                               note=request.form.get("note", ""))
+    db_session().commit()
+    record = attachments.record_of(entry) or {}
+    return AttachmentOut(sha256=record["sha256"], name=record["name"], type=record["type"], size=record["size"],
+                         actor=entry.actor, at=entry.at), 201

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from pydantic import Field
 
@@ -52,6 +53,21 @@ class AttachmentOut(Answer):
     size: int
     actor: str
     at: datetime
+
+
+def _binary(schema: dict[str, Any]) -> None:
+    """A file part, as OpenAPI names one: binary text, no default."""
+    schema.pop("default", None)
+    schema.update(type="string", format="binary")
+
+
+class NewAttachment(Contract):
+    """A multipart/form-data upload. Both parts are optional here so that every refusal (no file, too large,
+    a refused type, a note too long) is the engine's, in the one error body, next to the part it names."""
+
+    file: Any = Field(default=None, json_schema_extra=_binary,
+                      description="the file; at most ATTACHMENT_MAX_BYTES, of a type in ATTACHMENT_TYPES")
+    note: str | None = Field(default=None, description=f"what the file is (at most {MAX_NOTE} characters)")
 
 
 class AttachmentList(Answer):

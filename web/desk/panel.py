@@ -3,6 +3,7 @@ forms to assign, write a note and attach a file (with what was typed and the mes
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +38,16 @@ class FileView:
     @property
     def image(self) -> bool:
         return self.type in attachments.IMAGES
+
+
+def file_record(value: Any) -> dict[str, Any] | None:
+    """The file a `file` input recorded, from its stored value or from the text the history shows of it."""
+    if isinstance(value, str) and value.startswith("{") and len(value) < 2000:
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return None
+    return value if attachments.is_record(value) else None
 
 
 def files(case: Case) -> list[FileView]:

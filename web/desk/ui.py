@@ -8,7 +8,7 @@ search.py) and is committed once; a refusal re-renders the case page with the me
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 from flask import Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -18,7 +18,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from workflow.engine import NotFound, WorkflowError, assignment, attachments, notes, policy, search
 from workflow.models import Case
 
-from .. import safe_csv
+from .. import limits, safe_csv
 from ..extensions import db_session
 from ..ui import lists, present
 from ..ui.blueprint import bp
@@ -26,6 +26,8 @@ from ..ui.present import clock, label, lang
 from ..ui.views import STATUS, render_case
 from . import files, panel, printing
 
+# The step form may carry the files of its `file` inputs: its body may be as large as an upload's.
+limits.UPLOADS.add("ui.take_action")
 MAX_EXPORT = 10_000  # rows of one CSV export: a list bigger than this is narrowed by its filters first
 
 
@@ -87,7 +89,7 @@ def download_file(case_id: int, digest: str) -> Response:
     # Always a download, never shown by the browser as a page of this site; the type is the one sniffed
     # on upload, and nosniff stops the browser from guessing another.
     return Response(data, mimetype=record["type"], headers={
-        "Content-Disposition": f"attachment; filename*=UTF-8''{quote(record['name'])}",
+        "Content-Disposition": safe_csv.attachment(record["name"]),
         "X-Content-Type-Options": "nosniff", "Cache-Control": "private, max-age=3600",
     })
 
@@ -129,8 +131,7 @@ def export_cases() -> Response:
              else r.case.state, r.headline, r.case.assignee, present.when(r.due_at),
              present.when(r.case.created_at), present.when(r.case.updated_at)] for r in rows]
     name = f"cases-{scope}-{clock().local(clock().now()):%Y%m%d-%H%M}.csv"
-    return Response(safe_csv.to_text([header, *body], bom=True), mimetype="text/csv",
-                    headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"})
+    return safe_csv.download([header, *body], name)
 
 
 def _list_url(scope: str, query: str = "") -> str:
@@ -165,5 +166,5 @@ def delete_filter(filter_id: int) -> WerkzeugResponse:
 
 @bp.app_context_processor
 def _desk_globals() -> dict[str, Any]:
-    return {"print_url": lambda case: url_for("ui.print_case", case_id=case.id)}
+    return {"print_url": lambda case: url_for("ui.print_case", case_id=case.id), "file_record": panel.file_record}
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from decimal import Decimal
-from urllib.parse import quote
 
 from flask import Response, g
 
@@ -34,11 +32,6 @@ def _refuse_unless_reader(person: str | None = None) -> None:
     # A ledger someone may not read does not exist for them (404), like a case they may not see.
     if not policy.may_read_penalties(g.actor, rules.complaint_definition(db_session()), person):
         raise NotFound("No such ledger", "没有该处罚台账")
-
-
-def _csv(rows: Sequence[Sequence[object]], filename: str) -> Response:
-    return Response(safe_csv.to_text(rows, bom=True), mimetype="text/csv",
-                    headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename)}"})
 
 
 @bp.post("/penalties/allocations")
@@ -99,7 +92,7 @@ def export_penalties(period: str) -> Response:
         month = months.get(e.person) or months.setdefault(e.person, ledger.month_entries(session, e.person, period))
         rows.append([e.person, e.period, e.kind, e.amount, e.share, e.loss_amount, e.case_id, e.reason, e.status,
                      e.final_on, month.deducted, month.carried_out])
-    return _csv([LEDGER_HEADER, *rows], f"penalties-{period}.csv")
+    return safe_csv.download([LEDGER_HEADER, *rows], f"penalties-{period}.csv")
 
 
 @bp.get("/reports/complaints/<period>")
@@ -140,4 +133,4 @@ def report_rows(report: complaints.ComplaintReport) -> list[list[object]]:
 def export_complaint_report(period: str) -> Response:
     """The month's complaint report as CSV"""
     report = complaints.complaint_report(db_session(), clock(), period, g.actor)
-    return _csv([REPORT_HEADER, *report_rows(report)], f"complaints-{report.period}.csv")
+    return safe_csv.download([REPORT_HEADER, *report_rows(report)], f"complaints-{report.period}.csv")

@@ -6,8 +6,6 @@ checked by the report's own parser: nothing here names a role or a state.
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -19,10 +17,12 @@ from workflow.penalties import ledger, rules
 from workflow.penalties.models import CLOSEOUT_BREACH, PROPOSED
 from workflow.reports import complaints
 
+from .. import safe_csv
 from ..extensions import db_session
 from ..ui import nav
 from ..ui.blueprint import bp
-from ..ui.present import N_, clock, label
+from ..ui.errors import page
+from ..ui.present import N_, clock, label, last_month
 
 
 def _definition() -> Definition | None:
@@ -32,7 +32,7 @@ def _definition() -> Definition | None:
     return rules.complaint_definition(session)
 
 
-def _may_read_report() -> bool:
+def may_read_report() -> bool:
     definition = _definition()
     return definition is not None and policy.may_read_complaint_report(current_user.actor, definition)
 
@@ -42,23 +42,18 @@ def _may_read_ledger() -> bool:
     return definition is not None and policy.may_read_penalties(current_user.actor, definition)
 
 
-nav.add("ui.complaint_report_form", N_("Complaint report"), _may_read_report, prefix="ui.complaint_report")
+nav.add("ui.complaint_report_form", N_("Complaint report"), may_read_report, prefix="ui.complaint_report")
 nav.add("ui.penalties_form", N_("Penalties"), _may_read_ledger, prefix="ui.penalties")
-
-
-def _last_month() -> str:
-    first = clock().local(clock().now()).replace(day=1)
-    return (first - timedelta(days=1)).strftime("%Y-%m")
 
 
 @bp.get("/reports/complaints")
 def complaint_report_form() -> str | Response:
-    if not _may_read_report():
+    if not may_read_report():
         abort(403)
     month = request.args.get("period")
     if month:
         return redirect(url_for("ui.complaint_report_month", period=month[:7]))
-    return render_template("penalties/report.html", report=None, period=_last_month(), error=None,
+    return render_template("penalties/report.html", report=None, period=last_month(), error=None,
                            may_confirm=False)
 
 
@@ -75,6 +70,20 @@ def complaint_report_month(period: str) -> str | tuple[str, int]:
     may_confirm = definition is not None and policy.may_confirm_complaint_report(current_user.actor, definition)
     return render_template("penalties/report.html", report=report, period=report.period, error=None,
                            may_confirm=may_confirm)
+
+
+@bp.get("/reports/complaints/<period>.csv")
+def complaint_report_csv(period: str) -> Response:
+    """The report as its API export writes it, for a reader signed in here (the report asks the policy)."""
+    from .api import REPORT_HEADER, report_rows
+
+    try:
+        report = complaints.complaint_report(db_session(), clock(), period, current_user.actor)
+    except RoleRefused:
+        abort(403)
+    except WorkflowError as exc:
+        return page(422, label(exc.messages))
+    return safe_csv.download([REPORT_HEADER, *report_rows(report)], f"complaints-{report.period}.csv")
 
 
 @bp.post("/reports/complaints/<period>/confirmation")
@@ -131,7 +140,7 @@ def decide_penalty(entry_id: int) -> Response:
     except WorkflowError as exc:
         db_session().rollback()
         flash(label(exc.messages), "error")
-        return redirect(url_for("ui.penalties_month", period=period or _last_month()))
+        return redirect(url_for("ui.penalties_month", period=period or last_month()))
     db_session().commit()
     flash(_("The penalty is decided."), "success")
-    return redirect(url_for("ui.penalties_month", period=period or _last_month()))
+    return redirect(url_for("ui.penalties_month", period=period or last_month()))

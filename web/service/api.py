@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from urllib.parse import quote
 
 from flask import Response, g
 from sqlalchemy import select
@@ -50,8 +49,7 @@ def export_service_targets(month: str) -> Response:
     """A month's service targets as CSV"""
     report = targets.service_targets(db_session(), clock(), month, g.actor)
     filename = f"service-targets-{report.month}.csv"
-    return Response(safe_csv.to_text(targets_csv_rows(report), bom=True), mimetype="text/csv",
-                    headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename)}"})
+    return safe_csv.download(targets_csv_rows(report), filename)
 
 
 def closeout_answer(lists: Sequence[CloseoutList]) -> list[CloseoutOut]:

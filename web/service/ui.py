@@ -6,8 +6,6 @@ closeout's rules are the replacement-part definition's: nothing here names a rol
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -18,14 +16,16 @@ from workflow.engine import RoleRefused, WorkflowError, latest_version, policy
 from workflow.engine.publishing import current_workflow
 from workflow.reports import service_targets as targets
 
+from .. import safe_csv
 from ..extensions import db_session
 from ..ui import nav
 from ..ui.blueprint import bp
-from ..ui.present import N_, clock, label, when
-from .api import closeout_answer
+from ..ui.errors import page
+from ..ui.present import N_, clock, label, last_month, when
+from .api import closeout_answer, targets_csv_rows
 
 
-def _may_read_targets() -> bool:
+def may_read_targets() -> bool:
     session = db_session()
     if latest_version(session, targets.SERVICE) is None:
         return False
@@ -39,23 +39,18 @@ def _may_read_closeouts() -> bool:
     return policy.may_read_closeout(current_user.actor, closeout.rules(session).definition)
 
 
-nav.add("ui.service_targets_form", N_("Service targets"), _may_read_targets, prefix="ui.service_targets")
+nav.add("ui.service_targets_form", N_("Service targets"), may_read_targets, prefix="ui.service_targets")
 nav.add("ui.closeouts", N_("Parts closeout"), _may_read_closeouts)
-
-
-def _last_month() -> str:
-    first = clock().local(clock().now()).replace(day=1)
-    return (first - timedelta(days=1)).strftime("%Y-%m")
 
 
 @bp.get("/reports/service-targets")
 def service_targets_form() -> str | Response:
-    if not _may_read_targets():
+    if not may_read_targets():
         abort(403)
     month = request.args.get("month")
     if month:
         return redirect(url_for("ui.service_targets_month", month=month[:7]))
-    return render_template("service/targets.html", report=None, month=_last_month(), error=None)
+    return render_template("service/targets.html", report=None, month=last_month(), error=None)
 
 
 @bp.get("/reports/service-targets/<month>")
@@ -67,6 +62,18 @@ def service_targets_month(month: str) -> str | tuple[str, int]:
     except WorkflowError as exc:  # a month not ended, or not a month: said on the page, with the form
         return render_template("service/targets.html", report=None, month=month[:7], error=label(exc.messages)), 422
     return render_template("service/targets.html", report=report, month=report.month, error=None)
+
+
+@bp.get("/reports/service-targets/<month>.csv")
+def service_targets_csv(month: str) -> Response:
+    """The month's figures as the API export writes them, for a reader signed in here."""
+    try:
+        report = targets.service_targets(db_session(), clock(), month, current_user.actor)
+    except RoleRefused:
+        abort(403)
+    except WorkflowError as exc:
+        return page(422, label(exc.messages))
+    return safe_csv.download(targets_csv_rows(report), f"service-targets-{report.month}.csv")
 
 
 @bp.get("/closeouts")

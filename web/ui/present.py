@@ -18,7 +18,7 @@ from markupsafe import Markup
 from workflow import diagram
 from workflow.definitions import Definition, FieldSpec
 from workflow.definitions.schema import NOTICES
-from workflow.engine import Clock
+from workflow.engine import Clock, numbering
 from workflow.engine.timers import timer_status
 from workflow.models import Case, HistoryEntry, Timer, WorkflowVersion
 
@@ -34,6 +34,12 @@ def N_(message: str) -> str:
 def clock() -> Clock:
     app_clock: Clock = current_app.extensions["workflow_clock"]
     return app_clock
+
+
+def last_month() -> str:
+    """The month a monthly report's form offers first: the last one that has ended, as YYYY-MM."""
+    first = clock().local(clock().now()).replace(day=1)
+    return (first - timedelta(days=1)).strftime("%Y-%m")
 
 
 def lang() -> str:
@@ -78,7 +84,8 @@ def as_case_id(text: str) -> int | None:
 
 
 def case_name(case: Case) -> str:
-    return case.number or f"#{case.id}"
+    """The engine's name for the case (its number, or a provisional reference), in the reader's language."""
+    return label(numbering.case_name(case))
 
 
 def value_text(spec: FieldSpec | None, value: Any) -> str:

@@ -75,6 +75,8 @@ def _messages(exc: WorkflowError, labels: dict[str, str] | None = None) -> tuple
     if isinstance(exc, InvalidInputs) and fields and labels is not None:
         comma = "、" if language == "zh" else ", "
         message = _("Please correct: %(fields)s", fields=comma.join(labels.get(name, name) for name in fields))
+        if exc.unplaced:
+            message = f"{message} {exc.unplaced[language]}"
     return message, fields
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from flask import Response, current_app, g
 
 from workflow import bpmn
+from workflow.appraisal import templates as sheet_templates
 from workflow.engine import drafts, migration, policy
 from workflow.engine.errors import NotFound
 from workflow.engine.publishing import workflow_of
@@ -24,9 +25,20 @@ from .models import (
     Migrate,
     Migration,
     NewDraft,
+    ProposalList,
+    ProposalOut,
+    ProposalPath,
     Publish,
     Published,
+    PublishTemplate,
+    RejectProposal,
     SaveDraft,
+    TemplateList,
+    TemplateOut,
+    TemplatePath,
+    TemplateQuery,
+    TemplateText,
+    TemplateVersionOut,
     Validation,
     VersionList,
     VersionOut,
@@ -151,3 +163,81 @@ def export_bpmn(key: str, query: BpmnQuery) -> Response:
         raise NotFound(f"no workflow {key!r}", f"没有流程 {key!r}")
     return Response(bpmn.to_bpmn(definition, version.version), mimetype="application/xml", headers={
         "Content-Disposition": f"attachment; filename={key}-v{version.version}.bpmn"})
+
+
+# -- score-sheet templates -------------------------------------------------------------------------
+
+
+def _template_out(key: str) -> TemplateOut:
+    versions = sheet_templates.versions_of(db_session(), key)
+    return TemplateOut(key=key, latest=versions[0].version if versions else None,
+                       versions=[TemplateVersionOut.of(clock(), v) for v in versions])
+
+
+@bp.get("/scoresheets")
+@operation(answer=TemplateList, errors=(404,))
+def list_scoresheets() -> TemplateList:
+    """Every score-sheet template with its published versions: who published each, when and why"""
+    sheet_templates.refuse_unless_reader(db_session(), g.actor)
+    return TemplateList(items=[_template_out(key) for key in sheet_templates.template_keys(db_session())])
+
+
+@bp.get("/scoresheets/<key>")
+@operation(answer=TemplateText, path=TemplatePath, query=TemplateQuery, errors=(404,))
+def show_scoresheet(key: str, query: TemplateQuery) -> TemplateText:
+    """One template's YAML: a published version (default the latest; the shipped file before any is published)"""
+    sheet_templates.refuse_unless_reader(db_session(), g.actor)
+    number, source = sheet_templates.text_of(db_session(), key, query.version)
+    return TemplateText(key=key, version=number, source=source)
+
+
+@bp.post("/scoresheets/<key>/versions")
+@operation(answer=TemplateVersionOut, status=201, path=TemplatePath, body=PublishTemplate,
+           errors=(403, 404, 409, 422))
+def publish_scoresheet(key: str, json: PublishTemplate) -> tuple[TemplateVersionOut, int]:
+    """Publish an edited template as its next version, with a reason (a process owner of the appraisal; with
+    the four-eyes setting refused: propose it instead)"""
+    version = sheet_templates.publish_edited(db_session(), g.actor, key, json.source, json.reason, clock().now(),
+                                             _four_eyes())
+    answer = TemplateVersionOut.of(clock(), version)
+    db_session().commit()
+    return answer, 201
+
+
+@bp.get("/scoresheets/<key>/proposals")
+@operation(answer=ProposalList, path=TemplatePath, errors=(404,))
+def list_proposals(key: str) -> ProposalList:
+    """The versions proposed for a template under four-eyes publishing, newest first: waiting, published, rejected"""
+    sheet_templates.refuse_unless_reader(db_session(), g.actor)
+    sheet_templates.known(db_session(), key)
+    return ProposalList(items=[ProposalOut.of(clock(), p) for p in sheet_templates.proposals_of(db_session(), key)])
+
+
+@bp.post("/scoresheets/<key>/proposals")
+@operation(answer=ProposalOut, status=201, path=TemplatePath, body=PublishTemplate, errors=(403, 404, 409, 422))
+def propose_scoresheet(key: str, json: PublishTemplate) -> tuple[ProposalOut, int]:
+    """Propose an edited template as its next version, with a reason; a second process owner approves it"""
+    proposal = sheet_templates.propose(db_session(), g.actor, key, json.source, json.reason, clock().now())
+    answer = ProposalOut.of(clock(), proposal)
+    db_session().commit()
+    return answer, 201
+
+
+@bp.post("/scoresheets/<key>/proposals/<id:proposal_id>/approval")
+@operation(answer=ProposalOut, path=ProposalPath, errors=(403, 404, 409, 422))
+def approve_proposal(key: str, proposal_id: int) -> ProposalOut:
+    """Another process owner approves a proposal: it is published (409 when a later version was published since)"""
+    proposal = sheet_templates.approve(db_session(), g.actor, key, proposal_id, clock().now())
+    answer = ProposalOut.of(clock(), proposal)
+    db_session().commit()
+    return answer
+
+
+@bp.post("/scoresheets/<key>/proposals/<id:proposal_id>/rejection")
+@operation(answer=ProposalOut, path=ProposalPath, body=RejectProposal, errors=(403, 404, 409, 422))
+def reject_proposal(key: str, proposal_id: int, json: RejectProposal) -> ProposalOut:
+    """A process owner rejects a proposal, with a reason; nothing is published"""
+    proposal = sheet_templates.reject(db_session(), g.actor, key, proposal_id, json.reason, clock().now())
+    answer = ProposalOut.of(clock(), proposal)
+    db_session().commit()
+    return answer

@@ -6,10 +6,12 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
+from workflow.appraisal.templates import MAX_REASON as MAX_TEMPLATE_REASON
+from workflow.appraisal.templates import MAX_SOURCE as MAX_TEMPLATE_CHARS
 from workflow.engine import Clock
 from workflow.engine.drafts import MAX_DRAFT_CHARS, MAX_REASON, Draft
 from workflow.engine.migration import MAX_MAP
-from workflow.models import WorkflowVersion
+from workflow.models import ScoresheetProposal, ScoresheetVersion, WorkflowVersion
 
 from ..api_models import QueryRowId, RowId, Time, absent, iso
 from ..contract import Answer, Contract
@@ -137,3 +139,93 @@ class Migration(Answer):
     cases: list[dict[str, Any]] = Field(description="Per case: case_id, number, from_state, to_state, outcome "
                                                     "(migrate|migrated|invalid|stale), problems, timers")
     counts: dict[str, int]
+
+
+# -- score-sheet templates, published and versioned like definitions ---------------------------------
+
+TemplateSource = Annotated[str, Field(max_length=MAX_TEMPLATE_CHARS, description="The template as YAML")]
+
+
+class TemplatePath(Contract):
+    key: KeyName
+
+
+class TemplateQuery(Contract):
+    version: QueryRowId | None = absent("A published version; default the latest")
+
+
+class PublishTemplate(Contract):
+    source: TemplateSource
+    reason: Annotated[str, Field(min_length=1, max_length=MAX_TEMPLATE_REASON, description="Why it is published")]
+
+
+class TemplateVersionOut(Answer):
+    version: int
+    published_by: str
+    published_at: Time
+    reason: str | None
+    sha256: str
+
+    @classmethod
+    def of(cls, clock: Clock, version: ScoresheetVersion) -> TemplateVersionOut:
+        return cls(version=version.version, published_by=version.published_by,
+                   published_at=iso(clock, version.published_at) or "", reason=version.reason, sha256=version.sha256)
+
+
+class TemplateOut(Answer):
+    key: str
+    latest: int | None = Field(description="The latest published version; None while only the shipped file exists")
+    versions: list[TemplateVersionOut]
+
+
+class TemplateList(Answer):
+    items: list[TemplateOut]
+
+
+class TemplateText(Answer):
+    key: str
+    version: int | None = Field(description="The version shown; None: the shipped file, not yet published")
+    source: str
+
+
+# -- four-eyes proposals of templates (the WORKBENCH_FOUR_EYES setting) --------------------------------
+
+
+class ProposalPath(Contract):
+    key: KeyName
+    proposal_id: RowId
+
+
+class RejectProposal(Contract):
+    reason: Annotated[str, Field(min_length=1, max_length=MAX_TEMPLATE_REASON, description="Why it is rejected")]
+
+
+class ProposalOut(Answer):
+    id: int
+    key: str
+    status: Literal["pending", "published", "rejected"]
+    base_version: int | None = Field(description="The latest version when proposed; approval is refused (409) "
+                                                 "once another version is published")
+    sha256: str
+    reason: str = Field(description="Why it is to be published")
+    proposed_by: str
+    proposed_at: Time
+    approved_by: str | None
+    rejected_by: str | None
+    rejection: str | None = Field(description="Why it was rejected")
+    decided_at: Time | None
+    published_version: int | None
+
+    @classmethod
+    def of(cls, clock: Clock, proposal: ScoresheetProposal) -> ProposalOut:
+        return cls(
+            id=proposal.id, key=proposal.key, status=proposal.status,  # type: ignore[arg-type]
+            base_version=proposal.base_version, sha256=proposal.sha256, reason=proposal.reason,
+            proposed_by=proposal.proposed_by, proposed_at=iso(clock, proposal.proposed_at) or "",
+            approved_by=proposal.approved_by, rejected_by=proposal.rejected_by, rejection=proposal.rejection,
+            decided_at=iso(clock, proposal.decided_at), published_version=proposal.published_version,
+        )
+
+
+class ProposalList(Answer):
+    items: list[ProposalOut]

@@ -6,7 +6,6 @@ and pictures; nothing decides. Labels come from the definition, in the reader's 
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -194,9 +193,6 @@ def plain_svg(definition: Definition, lang: str) -> Markup:
     return svg_of(diagram.build(definition, lang=lang))
 
 
-_EDGE_NAME = re.compile(r"\\n([a-z][a-z0-9_]*) \[")
-
-
 def _names(part: dict[str, Any], key: str) -> set[str]:
     return {item if isinstance(item, str) else str(item.get("name")) for item in part.get(key, [])}
 
@@ -256,8 +252,7 @@ def _mark_steps(graph: pydot.Dot, old: Definition | None, structure: dict[str, A
     steps = structure.get("transitions", {})
     added, changed = _names(steps, "added"), _names(steps, "changed")
     for edge in graph.get_edges():
-        found = _EDGE_NAME.search(str(edge.get("label") or ""))
-        name = found.group(1) if found else None
+        name = str(edge.get("step") or "").strip('"') or None
         colour = ADDED if name in added else CHANGED if name in changed else None
         if colour:
             edge.set("color", _q(colour))
@@ -269,7 +264,7 @@ def _mark_steps(graph: pydot.Dot, old: Definition | None, structure: dict[str, A
             continue
         text = spec.label[lang] if lang in ("en", "zh") else spec.label["en"]
         for source in spec.sources:
-            graph.add_edge(pydot.Edge(_q(source), _q(spec.dest), label=_q(f"{text}\n{name}"), color=_q(REMOVED),
+            graph.add_edge(pydot.Edge(_q(source), _q(spec.dest), label=_q(text), color=_q(REMOVED),
                                       fontcolor=_q(REMOVED), style="dashed", penwidth="2.5"))
 
 

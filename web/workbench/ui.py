@@ -21,8 +21,9 @@ from markupsafe import Markup
 from werkzeug.wrappers import Response
 
 from workflow import bpmn
+from workflow.appraisal import templates as sheet_templates
 from workflow.definitions import Definition
-from workflow.definitions.scoresheet import ScoreSheet, shipped_scoresheets
+from workflow.definitions.scoresheet import ScoreSheet
 from workflow.engine import NotFound, WorkflowError, latest_version, latest_versions, policy, workflow_of
 from workflow.engine import drafts as engine_drafts
 from workflow.models import WorkflowVersion
@@ -32,6 +33,7 @@ from ..ui import nav
 from ..ui.blueprint import bp
 from ..ui.present import N_, clock, label, lang, when
 from . import present
+from . import scoresheets_ui as scoresheets_ui  # noqa: F401  (registers the templates' pages)
 from . import users_ui as users_ui  # noqa: F401  (registers the users' pages)
 
 # The HTTP status of a page that shows an engine refusal, by its code; any other refusal is a 422.
@@ -134,11 +136,12 @@ def workflows() -> str:
 
 
 def _templates(definition: Definition) -> list[ScoreSheet]:
-    """The score-sheet templates a workflow scores against: all shipped ones, for a workflow with a score sheet."""
+    """The score-sheet templates a workflow scores against, each at its latest version, for a workflow with a
+    score sheet."""
     if not any(spec.type == "scoresheet" for spec in definition.fields.values()):
         return []
-    shipped = shipped_scoresheets()
-    return [shipped[name] for name in sorted(shipped)]
+    found = (sheet_templates.resolve(db_session(), key)[0] for key in sheet_templates.template_keys(db_session()))
+    return [sheet for sheet in found if sheet is not None]
 
 
 def _chosen_version(key: str, latest: WorkflowVersion) -> WorkflowVersion:
@@ -176,6 +179,16 @@ def download_bpmn(key: str) -> Response:
     version = _chosen_version(key, latest)
     return Response(bpmn.to_bpmn(workflow_of(version).definition, version.version), mimetype="application/xml",
                     headers={"Content-Disposition": f"attachment; filename={key}-v{version.version}.bpmn"})
+
+
+@bp.get("/workflows/<key>/bpmn/view")
+def view_bpmn(key: str) -> str:
+    """A version's BPMN export drawn by the vendored bpmn-js viewer, which fetches the file above (same policy)."""
+    latest, definition = _workflow(key)
+    if latest is None or definition is None:
+        abort(404)
+    version = _chosen_version(key, latest)
+    return _render("workbench/bpmn.html", key=key, version=version, definition=workflow_of(version).definition)
 
 
 @bp.post("/workflows/new")

@@ -17,7 +17,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from workflow.definitions.scoresheet import shipped_scoresheets
+from workflow.appraisal import templates as sheet_templates
 from workflow.engine import WorkflowError, policy, users
 from workflow.models import User
 
@@ -120,7 +120,7 @@ def _user_page(person: User, status: int = 200, token: str | None = None,
     return _page(
         "workbench/user.html", status, person=person, tokens=users.tokens_of(db_session(), person),
         now=clock().now(), token=token, errors=errors or {}, department=_department(person.name),
-        staff=db_session().get(StaffMember, person.name), templates=sorted(shipped_scoresheets()),
+        staff=db_session().get(StaffMember, person.name), templates=sheet_templates.template_keys(db_session()),
         myself=person.name == current_user.name,
     )
 

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -19,12 +20,13 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from ..definitions import Definition, TransitionSpec, expressions, values
-from ..definitions.scoresheet import shipped_scoresheets
+from ..definitions.scoresheet import ScoreSheet
 from ..engine import extensions
 from ..engine.clock import Clock
 from ..engine.errors import InvalidInputs
 from ..models import Case
 from . import distribution, scoring
+from . import templates as sheet_templates
 from .models import Evidence, StaffMember
 
 SCORESHEET = "scoresheet"  # the field type (docs/definitions.md)
@@ -51,6 +53,71 @@ def accepted_occurrences(session: Session, person: Any, month: Any) -> dict[str,
     return counts
 
 
+def template_of(
+    session: Session, definition: Definition, name: str, values: dict[str, Any]
+) -> tuple[ScoreSheet | None, int | None]:
+    """The template (and its published version) the scoresheet field `name` is scored against: named by its
+    template field in `values`, at the version the sheet was scored with before (templates.for_sheet)."""
+    spec = definition.fields.get(name)
+    if spec is None or spec.type != SCORESHEET or spec.template_field is None:
+        return None, None
+    return sheet_templates.for_sheet(session, str(values.get(spec.template_field)), values.get(name))
+
+
+@dataclass(frozen=True)
+class Scored:
+    """A recorded sheet as the engine scores it: what would be stored, the result, and each entry's problem."""
+
+    recorded: dict[str, Any]  # with the occurrences accepted from evidence, under `from_evidence`
+    result: scoring.SheetResult | None  # None when something recorded does not fit the sheet
+    problems: tuple[scoring.Problem, ...]  # named by the items' and goals' labels; unscored ones too
+
+    @property
+    def unscored(self) -> tuple[str, ...]:
+        return self.result.unscored if self.result is not None else ()
+
+
+def score_recorded(
+    session: Session, definition: Definition, sheet: ScoreSheet, recorded: Any, data: dict[str, Any]
+) -> Scored:
+    """Score what the supervisor recorded on `sheet` for the case whose data is `data`, storing nothing: the one
+    scoring both the step and the scoring form's live preview use. Accepted evidence counts as occurrences."""
+    if not isinstance(recorded, dict):
+        problem = scoring.Problem("", "the score sheet must list what was recorded item by item",
+                                  "考核表须逐项填写")
+        return Scored({}, None, (problem,))
+    occurrences = recorded.get("occurrences") or {}
+    person, month = sheet_owner(definition, data)
+    if person is not None and isinstance(occurrences, dict):
+        occurrences = dict(occurrences)
+        from_evidence = accepted_occurrences(session, person, month)
+        for item, count in from_evidence.items():
+            mine = occurrences.get(item, 0)
+            occurrences[item] = mine + count if isinstance(mine, int) and not isinstance(mine, bool) else mine
+        if from_evidence:
+            recorded = {**recorded, "from_evidence": from_evidence}
+    try:
+        result = scoring.score_sheet(
+            sheet, occurrences=occurrences, goal_scores=recorded.get("goal_scores"),
+            band_choices=_bands(recorded.get("bands")), adjustments=recorded.get("adjustments") or (),
+        )
+    except scoring.ScoringError as exc:
+        return Scored(recorded, None, exc.problems or (scoring.Problem("", str(exc), f"考核表有误：{exc}"),))
+    except (TypeError, AttributeError, KeyError) as exc:
+        return Scored(recorded, None, (scoring.Problem("", str(exc), f"考核表有误：{exc}"),))
+    return Scored(recorded, result, tuple(scoring.unscored_problems(sheet, result.unscored)))
+
+
+def _field_problem(sheet: ScoreSheet, scored: Scored) -> dict[str, str]:
+    """The field's message: what does not fit, or which items and goals are still to score, by their labels."""
+    if scored.result is not None:
+        names = {**{k: i.text for k, i in sheet.items().items()}, **{g.key: g.title for g in sheet.goals}}
+        missing = [names[k] for k in scored.unscored if k in names]
+        return {"en": "still to score: " + ", ".join(f"«{n['en']}»" for n in missing),
+                "zh": "尚未评分：" + "、".join(f"「{n['zh']}」" for n in missing)}
+    return {"en": "; ".join(p.en for p in scored.problems), "zh": "；".join(p.zh for p in scored.problems)}
+
+
 def score_sheets(
     session: Session, definition: Definition, typed_inputs: dict[str, Any], data: dict[str, Any]
 ) -> None:
@@ -64,36 +131,23 @@ def score_sheets(
         if spec is None or spec.type != SCORESHEET:
             continue
         assert spec.template_field is not None
-        template = typed_inputs.get(spec.template_field, data.get(spec.template_field))
-        sheet = shipped_scoresheets().get(str(template))
+        sheet, version = template_of(session, definition, name, {**data, spec.template_field: typed_inputs.get(
+            spec.template_field, data.get(spec.template_field))})
         if sheet is None:
+            template = typed_inputs.get(spec.template_field, data.get(spec.template_field))
             problems[name] = {"en": f"no score-sheet template {template!r}", "zh": f"没有考核表模板 {template!r}"}
             continue
-        occurrences = dict(recorded.get("occurrences") or {})
-        person, month = sheet_owner(definition, data)
-        if person is not None:
-            from_evidence = accepted_occurrences(session, person, month)
-            for item, count in from_evidence.items():
-                occurrences[item] = int(occurrences.get(item, 0)) + count
-            if from_evidence:
-                recorded = {**recorded, "from_evidence": from_evidence}
-        try:
-            result = scoring.score_sheet(
-                sheet, occurrences=occurrences, goal_scores=recorded.get("goal_scores"),
-                band_choices=_bands(recorded.get("bands")), adjustments=recorded.get("adjustments") or (),
-            )
-        except (scoring.ScoringError, TypeError, AttributeError) as exc:
-            problems[name] = {"en": str(exc), "zh": f"考核表有误：{exc}"}
+        scored = score_recorded(session, definition, sheet, recorded, data)
+        if scored.problems or scored.result is None:
+            problems[name] = _field_problem(sheet, scored)
             continue
-        if result.unscored:
-            missing = ", ".join(result.unscored)
-            problems[name] = {"en": f"still to score: {missing}", "zh": f"尚未评分：{missing}"}
-            continue
+        result = scored.result
         refused, deviation = distribution.enforce(session, definition, data, result.grade, typed_inputs)
         if refused:
             problems.update(refused)
             continue
-        typed_inputs[name] = {**recorded, "template": sheet.key, "result": {
+        stored = {**scored.recorded, "template": sheet.key, sheet_templates.VERSION_KEY: version}
+        typed_inputs[name] = {**stored, "result": {
             "total": str(result.total), "grade": result.grade, "pay_coefficient": str(result.pay_coefficient),
             "adjustment": str(result.adjustment), "capped": str(result.capped),
             "sections": {s.key: str(s.score) for s in result.sections},
@@ -107,7 +161,8 @@ def score_sheets(
 def _bands(raw: Any) -> Any:
     if not isinstance(raw, dict):
         return raw
-    return {k: scoring.BandChoice(v["band"], v.get("points")) if isinstance(v, dict) else v for k, v in raw.items()}
+    return {k: scoring.BandChoice(str(v.get("band")), v.get("points")) if isinstance(v, dict) else v
+            for k, v in raw.items()}
 
 
 def propose_deductions(

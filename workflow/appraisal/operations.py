@@ -15,7 +15,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..definitions import Definition
-from ..definitions.scoresheet import shipped_scoresheets
 from ..engine import history
 from ..engine.cases import open_case
 from ..engine.clock import Clock
@@ -27,6 +26,7 @@ from ..engine.publishing import current_workflow, workflow_of
 from ..engine.users import user_by_name
 from ..models import Case
 from . import distribution, scoring
+from . import templates as sheet_templates
 from .extensions import SCORESHEET, sheet_owner
 from .models import DepartmentCoefficient, DepartmentHead, Evidence, StaffMember
 
@@ -77,7 +77,7 @@ def set_staff(
                             {"supervisor": {"en": "is longer than any user name", "zh": "用户名过长"}})
     if user_by_name(session, name) is None:
         raise NotFound(f"no user {name!r}", f"没有用户 {name!r}")
-    if template not in shipped_scoresheets():
+    if template not in sheet_templates.template_keys(session):
         raise InvalidInputs(f"no score-sheet template {template!r}", f"没有考核表模板 {template!r}",
                             {"template": {"en": "unknown template", "zh": "未知模板"}})
     if supervisor == name:
@@ -334,7 +334,11 @@ def decide_evidence(
     # Taken before the history row is added: one writer per case at a time (see history.append).
     session.execute(select(Case.id).where(Case.id == sheet.id).with_for_update())
     if accept:
-        template = shipped_scoresheets()[sheet.data[TEMPLATE]]
+        scored_value = next((sheet.data.get(n) for n, f in sheet_definition.fields.items()
+                             if f.type == SCORESHEET), None)
+        template = sheet_templates.for_sheet(session, sheet.data[TEMPLATE], scored_value)[0]
+        if template is None:
+            raise NotFound("no such score-sheet template", "没有此考核表模板")
         if item not in template.items() or template.items()[item].banded:
             raise InvalidInputs("Name the deduction item of the sheet this proposal counts as",
                                 "请指定此建议对应的考核表扣分项目",

@@ -55,8 +55,27 @@ REPORT_BELOW = Decimal(60)  # 001 §5.5: three monthly scores in a row below 60 
 REPORT_AFTER_MONTHS = 3
 
 
+# (choice) How often one item may be counted in one month: a number beyond it is a slip of the keyboard, and
+# the paper form of 001 §4 has room for a few strokes per item, not hundreds.
+MAX_OCCURRENCES = 99
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Why one recorded entry does not fit the sheet: `key` is the item or goal it is about ("adjustments" for
+    the month's rewards and penalties), the messages name it by its label."""
+
+    key: str
+    en: str
+    zh: str
+
+
 class ScoringError(ValueError):
-    """Raised when the recorded items, goals or bands do not fit the sheet."""
+    """Raised when the recorded items, goals or bands do not fit the sheet; `problems` says which, one per entry."""
+
+    def __init__(self, message: str, problems: Sequence[Problem] = ()):
+        super().__init__(message)
+        self.problems = tuple(problems)
 
 
 @dataclass(frozen=True)
@@ -127,48 +146,134 @@ def _percent(value: Number | float, what: str) -> Decimal:
     return number
 
 
+def _band_problem(item: Item, choice: object) -> Problem | None:
+    """Why the band picked on a scale item does not fit it, or None."""
+    en, zh = item.text["en"], item.text["zh"]
+    if isinstance(choice, str):
+        choice = BandChoice(choice)
+    if not isinstance(choice, BandChoice):
+        return Problem(item.key, f"«{en}»: pick one of its bands", f"「{zh}」：请选择一个档次")
+    band = item.band(choice.band)
+    if band is None:
+        known_en = "; ".join(b.text["en"] for b in item.bands)
+        known_zh = "；".join(b.text["zh"] for b in item.bands)
+        return Problem(item.key, f"«{en}» has no band {choice.band!r}; its bands are: {known_en}",
+                       f"「{zh}」没有档次 {choice.band!r}，可选：{known_zh}")
+    what_en, what_zh = f"«{en}», «{band.text['en']}»", f"「{zh}」「{band.text['zh']}」"
+    if choice.points is None:
+        if band.fixed:
+            return None
+        return Problem(item.key, f"{what_en} deducts {band.low}–{band.high} points: say how many",
+                       f"{what_zh}扣 {band.low}–{band.high} 分：请填写扣几分")
+    try:
+        points = _decimal(choice.points, "the points")
+    except ScoringError:
+        return Problem(item.key, f"{what_en}: the points must be a number, not {choice.points!r}",
+                       f"{what_zh}：扣分须为数字，不是 {choice.points!r}")
+    if not band.low <= points <= band.high:
+        return Problem(item.key, f"{what_en} deducts {band.low}–{band.high} points, not {points}",
+                       f"{what_zh}扣 {band.low}–{band.high} 分，不能是 {points}")
+    return None
+
+
 def _band_deduction(item: Item, choice: str | BandChoice) -> Decimal:
-    """The points deducted for the band picked on a scale item."""
+    """The points deducted for the band picked on a scale item (checked by check_recorded)."""
     if isinstance(choice, str):
         choice = BandChoice(choice)
     band = item.band(choice.band)
-    if band is None:
-        known = ", ".join(b.key for b in item.bands)
-        raise ScoringError(f"item {item.key!r} has no band {choice.band!r}; its bands are {known}")
-    if choice.points is None:
-        if not band.fixed:
-            raise ScoringError(f"band {band.key!r} of {item.key!r} deducts {band.low}–{band.high}: say how many")
-        return band.low
-    points = _decimal(choice.points, f"points for band {band.key!r} of {item.key!r}")
-    if not band.low <= points <= band.high:
-        raise ScoringError(f"band {band.key!r} of {item.key!r} deducts {band.low}–{band.high}, not {points}")
-    return points
+    assert band is not None
+    return band.low if choice.points is None else _decimal(choice.points, "the points")
 
 
-def _check_recorded(
-    sheet: ScoreSheet, occurrences: Mapping[str, int], goal_scores: Mapping[str, Number | float],
-    band_choices: Mapping[str, str | BandChoice], adjustments: Sequence[str],
-) -> None:
-    """Raise ScoringError for anything recorded that the sheet does not have, or that is not a count."""
-    items = sheet.items()
-    for key, count in occurrences.items():
-        item = items.get(key)
-        if item is None:
-            raise ScoringError(f"sheet {sheet.key!r} has no item {key!r}")
-        if item.banded:
-            raise ScoringError(f"item {key!r} is a scale: pick a band instead of counting occurrences")
-        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
-            raise ScoringError(f"occurrences of {key!r} must be a whole number 0 or more, not {count!r}")
-    for key in band_choices:
-        if key not in items or not items[key].banded:
-            raise ScoringError(f"sheet {sheet.key!r} has no scale item {key!r}")
-    goal_keys = {g.key for g in sheet.goals}
-    for key in goal_scores:
-        if key not in goal_keys:
-            raise ScoringError(f"sheet {sheet.key!r} has no goal {key!r}")
-    unknown = [a for a in adjustments if a not in ADJUSTMENTS]
+def _count_problem(sheet: ScoreSheet, key: str, count: object) -> Problem | None:
+    item = sheet.items().get(key)
+    if item is None:
+        return Problem(key, f"the sheet «{sheet.title['en']}» has no item {key!r}",
+                       f"「{sheet.title['zh']}」没有项目 {key!r}")
+    en, zh = item.text["en"], item.text["zh"]
+    if item.banded:
+        return Problem(key, f"«{en}» is a scale: pick a band instead of counting occurrences",
+                       f"「{zh}」是分档项目：请选择档次，而不是填写次数")
+    if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= MAX_OCCURRENCES:
+        return Problem(key, f"«{en}»: the count must be a whole number from 0 to {MAX_OCCURRENCES}, not {count!r}",
+                       f"「{zh}」：次数须为 0 至 {MAX_OCCURRENCES} 的整数，不能是 {count!r}")
+    return None
+
+
+def _goal_problem(sheet: ScoreSheet, key: str, value: object) -> Problem | None:
+    goal = next((g for g in sheet.goals if g.key == key), None)
+    if goal is None:
+        return Problem(key, f"the sheet «{sheet.title['en']}» has no goal {key!r}",
+                       f"「{sheet.title['zh']}」没有目标 {key!r}")
+    try:
+        if not isinstance(value, (Decimal, int, str, float)):
+            raise ScoringError("not a number")
+        _percent(value, "the share achieved")
+    except ScoringError:
+        return Problem(key, f"«{goal.title['en']}»: the share achieved must be a number within 0–100, not {value!r}",
+                       f"「{goal.title['zh']}」：完成百分比须为 0–100 之间的数字，不能是 {value!r}")
+    return None
+
+
+def _adjustment_problem(adjustments: object) -> Problem | None:
+    if isinstance(adjustments, (str, Mapping)) or not isinstance(adjustments, Sequence):
+        return Problem("adjustments", "the rewards and penalties must be a list",
+                       "奖惩须为列表")
+    unknown = [a for a in adjustments if not isinstance(a, str) or a not in ADJUSTMENTS]
     if unknown:
-        raise ScoringError(f"unknown reward or penalty {unknown[0]!r}; known: {', '.join(ADJUSTMENTS)}")
+        known_en = ", ".join(names["en"] for names in ADJUSTMENT_LABELS.values())
+        known_zh = "、".join(names["zh"] for names in ADJUSTMENT_LABELS.values())
+        return Problem("adjustments", f"unknown reward or penalty {unknown[0]!r}; known: {known_en}",
+                       f"未知的奖惩 {unknown[0]!r}；可选：{known_zh}")
+    return None
+
+
+def _shape_problems(recorded: Mapping[str, object]) -> list[Problem]:
+    return [
+        Problem(part, f"the {what_en} must be given one by one", f"{what_zh}须逐项填写")
+        for part, what_en, what_zh in (("occurrences", "counts", "次数"), ("goal_scores", "goal scores", "目标得分"),
+                                       ("bands", "bands", "档次"))
+        if not isinstance(recorded[part], Mapping)
+    ]
+
+
+def check_recorded(
+    sheet: ScoreSheet, occurrences: object, goal_scores: object, band_choices: object, adjustments: object,
+) -> list[Problem]:
+    """Every recorded entry that does not fit the sheet, one problem per item or goal, named by its label."""
+    shape = _shape_problems({"occurrences": occurrences, "goal_scores": goal_scores, "bands": band_choices})
+    if shape or not (isinstance(occurrences, Mapping) and isinstance(goal_scores, Mapping)
+                     and isinstance(band_choices, Mapping)):
+        return shape
+    items = sheet.items()
+    found: list[Problem | None] = [_count_problem(sheet, str(k), v) for k, v in occurrences.items()]
+    for key, choice in band_choices.items():
+        item = items.get(key)
+        if item is None or not item.banded:
+            found.append(Problem(str(key), f"the sheet «{sheet.title['en']}» has no scale item {key!r}",
+                                 f"「{sheet.title['zh']}」没有分档项目 {key!r}"))
+        else:
+            found.append(_band_problem(item, choice))
+    found += [_goal_problem(sheet, str(k), v) for k, v in goal_scores.items()]
+    found.append(_adjustment_problem(adjustments))
+    return [p for p in found if p is not None]
+
+
+def unscored_problems(sheet: ScoreSheet, keys: Iterable[str]) -> list[Problem]:
+    """What a sheet with these scale items and goals left unscored lacks, named by their labels."""
+    items = sheet.items()
+    goals = {g.key: g for g in sheet.goals}
+    problems = []
+    for key in keys:
+        if key in items:
+            text = items[key].text
+            problems.append(Problem(key, f"«{text['en']}»: still to score: pick the band that applies",
+                                    f"「{text['zh']}」尚未评分：请选择适用的档次"))
+        elif key in goals:
+            title = goals[key].title
+            problems.append(Problem(key, f"«{title['en']}»: still to score: give the share achieved (0–100)",
+                                    f"「{title['zh']}」尚未评分：请填写完成百分比（0–100）"))
+    return problems
 
 
 def score_sheet(
@@ -182,7 +287,9 @@ def score_sheet(
     occurrences = occurrences or {}
     goal_scores = goal_scores or {}
     band_choices = band_choices or {}
-    _check_recorded(sheet, occurrences, goal_scores, band_choices, adjustments)
+    problems = check_recorded(sheet, occurrences, goal_scores, band_choices, adjustments)
+    if problems:
+        raise ScoringError("; ".join(p.en for p in problems), problems)
 
     unscored: list[str] = []
     sections = []

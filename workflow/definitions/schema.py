@@ -11,7 +11,12 @@ from typing import Any, Literal
 
 Label = dict[str, str]  # {"en": ..., "zh": ...}
 
-FIELD_TYPES = ("string", "text", "integer", "decimal", "date", "datetime", "enum", "boolean", "scoresheet")
+# Texts shown under an input to help whoever fills it in: a sentence or two, not a manual.
+HELP_MAX_LENGTH = 300
+# What a string field's value is, beyond its type: `month` (YYYY-MM) gets a month picker.
+FIELD_FORMATS: dict[str, str] = {"month": "[0-9]{4}-(0[1-9]|1[0-2])"}  # format -> the pattern it implies
+FIELD_TYPES = ("string", "text", "integer", "decimal", "date", "datetime", "enum", "boolean", "scoresheet",
+               "file")
 DURATION_UNITS = ("h", "d", "wd", "wh")
 SYSTEM_ROLE = "system"
 # The records a timer can leave on a case: the reminder 催办单 and the late-closure inquiry 洽办单.
@@ -44,6 +49,9 @@ class FieldSpec:
     template_field: str | None = None  # scoresheet only: the field naming the sheet's template
     computed: str | None = None  # an expression the engine evaluates after every move; never an input
     user_role: str | None = None  # string only: the value names an active user who holds this role
+    accept: tuple[str, ...] | None = None  # file only: the types taken (within the settings' ATTACHMENT_TYPES)
+    help: Label | None = None  # shown under the input in forms
+    format: str | None = None  # string only: one of FIELD_FORMATS
     line: int = 0
 
 

@@ -356,5 +356,7 @@ def _shipped() -> tuple[tuple[str, ScoreSheet], ...]:
 
 
 def shipped_scoresheets() -> dict[str, ScoreSheet]:
-    """The score sheets shipped in `scoresheets/`, by key (read once per process)."""
+    """The score sheets shipped in `scoresheets/`, by key (read once per process). What ships is not what scores:
+    loading publishes them as numbered versions, and a sheet is scored with a published version
+    (workflow/appraisal/templates.py); a shipped file scores only while its template has none."""
     return dict(_shipped())

@@ -39,6 +39,11 @@ _DECIMAL = re.compile(r"[+-]?([0-9]{1,15}(\.[0-9]{0,6})?|\.[0-9]{1,6})")
 # A month: YYYY-MM. A string field with exactly this pattern (the appraisal's `period`) is a month, and its
 # year is bounded like a date's, because deadlines are computed from it.
 PERIOD_PATTERN = "[0-9]{4}-(0[1-9]|1[0-2])"
+# A file input's value: the reference to an attachment stored by the SHA-256 of its content.
+FILE_KEYS = frozenset({"sha256", "name", "type", "size"})
+MAX_FILE_NAME = 200
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_MEDIA_TYPE = re.compile(r"[a-z]+/[a-z0-9.+-]{1,100}")
 
 
 @dataclass(frozen=True)
@@ -216,7 +221,26 @@ def _parse(spec: FieldSpec, raw: Any, tz: ZoneInfo) -> Any:
                 f"必须是包含以下内容的对象：{', '.join(sorted(SCORESHEET_KEYS))}",
             )
         return {k: raw[k] for k in sorted(raw)}
+    if t == "file":
+        return _file(spec, raw)
     raise AssertionError(f"unknown field type {t}")
+
+
+def _file(spec: FieldSpec, raw: Any) -> dict[str, Any]:
+    """A reference to a stored attachment. Only its shape here: the web layer makes it, from an upload it
+    checked or from a file the case already records (workflow/engine/attachments.py), never from the client."""
+    if not isinstance(raw, dict) or set(raw) != FILE_KEYS:
+        raise InvalidValue("must be a file", "必须是文件")
+    sha, name, kind, size = raw["sha256"], raw["name"], raw["type"], raw["size"]
+    if not (isinstance(sha, str) and _SHA256.fullmatch(sha) and isinstance(name, str) and 0 < len(name) <= MAX_FILE_NAME
+            and isinstance(kind, str) and _MEDIA_TYPE.fullmatch(kind)
+            and isinstance(size, int) and not isinstance(size, bool) and 0 < size <= MAX_INTEGER):
+        raise InvalidValue("must be a file", "必须是文件")
+    check_text(name, MAX_FILE_NAME)
+    if spec.accept is not None and kind not in spec.accept:
+        raise InvalidValue(f"must be a file of type {', '.join(spec.accept)}, not {kind}",
+                           f"文件类型须为 {'、'.join(spec.accept)}，而不是 {kind}")
+    return {"sha256": sha, "name": name, "type": kind, "size": size}
 
 
 def _raise() -> Any:
@@ -226,6 +250,8 @@ def _raise() -> Any:
 def _bounds(spec: FieldSpec, value: Any) -> None:
     measured = len(value) if spec.type in ("string", "text") else value
     what_en, what_zh = ("length", "长度") if spec.type in ("string", "text") else ("value", "值")
+    if spec.type == "file":
+        measured, what_en, what_zh = value["size"], "size in bytes", "文件字节数"
     low = coerce_bound(spec, spec.min)
     high = coerce_bound(spec, spec.max)
     if low is not None and measured < low:
@@ -236,7 +262,7 @@ def _bounds(spec: FieldSpec, value: Any) -> None:
 
 def coerce_bound(spec: FieldSpec, bound: Any) -> Any:
     """A min/max as the type it is compared with (lengths stay integers)."""
-    if bound is None or spec.type in ("string", "text", "integer"):
+    if bound is None or spec.type in ("string", "text", "integer", "file"):
         return bound
     if spec.type == "decimal":
         return Decimal(str(bound))

@@ -18,6 +18,7 @@ from ..models import Case, HistoryEntry, Notification, User, UserRole
 from . import history, policy
 from .clock import Clock
 from .errors import InvalidInputs, RoleRefused
+from .numbering import case_name
 from .publishing import workflow_of
 from .users import actor_of, user_by_name
 
@@ -92,9 +93,9 @@ def _notify(session: Session, clock: Clock, case: Case, assignee: str, by: str) 
     user = user_by_name(session, assignee)
     if user is None:
         return
-    name = case.number or f"#{case.id}"
+    name = case_name(case)
     session.add(Notification(
         user_id=user.id, case_id=case.id, kind="assignment", created_at=clock.now(),
-        message={"en": f"{by} assigned case {name} to you", "zh": f"{by} 将案件 {name} 分派给您"},
+        message={"en": f"{by} assigned case {name['en']} to you", "zh": f"{by} 将案件 {name['zh']} 分派给您"},
         email_status="pending" if user.email else "none",
     ))

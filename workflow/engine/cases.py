@@ -6,19 +6,19 @@ data, history and timers of one move land in one transaction or not at all.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, cast
 
 from sqlalchemy import Column, Table, bindparam, inspect, select, update
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.util import identity_key
 
-from ..definitions import Definition, FieldSpec, TransitionSpec, expressions, values
+from ..definitions import Definition, FieldSpec, TransitionSpec, values
 from ..definitions.schema import SYSTEM_ROLE, GuardSpec, InputSpec
 from ..models import Base, Case, HistoryEntry, WorkflowVersion
-from . import derived, driver, extensions, history, numbering, observe, policy, timers
+from . import derived, driver, extensions, fulltext, guards, history, numbering, observe, pickers, policy, timers
 from .clock import Clock
-from .errors import GuardFailed, InvalidInputs, NotFound, RoleRefused, StaleCase, UnknownAction
+from .errors import InvalidInputs, NotFound, RoleRefused, StaleCase, UnknownAction
 from .limits import check_comment
 from .machines import Workflow
 from .policy import Actor, may_open, refuse_read_only
@@ -40,7 +40,8 @@ _MOVE = driver.Prebuilt(
     .where(_CASES.c.id == bindparam("b_id"), _CASES.c.lock_version == bindparam("b_version"),
            _CASES.c.last_seq == bindparam("b_seq"))
     .values({name: bindparam(name) for name in (
-        "state", "data", "number", "updated_at", "lock_version", "last_seq", "last_hash", "last_mover")})
+        "state", "data", "number", "updated_at", "lock_version", "last_seq", "last_hash", "last_mover",
+        "search_text")})
 )
 
 
@@ -145,15 +146,23 @@ def _user_refusal(session: Session, spec: FieldSpec, name: str) -> Messages | No
     user = user_by_name(session, name)
     if user is None or user.disabled_at is not None:
         return {"en": f"there is no active user {name!r}", "zh": f"没有在用的用户 {name!r}"}
-    if spec.user_role not in user.roles:
+    if not pickers.may_be_named(user, spec.user_role or ""):
         return {"en": f"{name} does not hold the role {spec.user_role}", "zh": f"{name} 不具有角色 {spec.user_role}"}
     return None
 
 
+# Given the values typed so far and the inputs refused, the guards that fail besides (reported with them).
+GuardsBesides = Callable[[dict[str, Any], set[str]], list[GuardSpec]]
+# The field types whose values are plain once typed; any other (a scoresheet) a completer still works on.
+_PLAIN_TYPES = frozenset(("string", "text", "integer", "decimal", "date", "datetime", "enum", "boolean"))
+
+
 def _check_values(
-    session: Session, clock: Clock, specs: list[InputSpec], raw: dict[str, Any], what: str
+    session: Session, clock: Clock, specs: list[InputSpec], raw: dict[str, Any], what: str,
+    besides: GuardsBesides | None = None,
 ) -> dict[str, Any]:
-    """Typed values for `specs` from `raw`; InvalidInputs with one message per bad field."""
+    """Typed values for `specs` from `raw`; InvalidInputs with one message per bad field, and with the
+    guards that `besides` finds failing over the rest."""
     problems: dict[str, Messages] = {}
     if not isinstance(raw, dict):
         raise InvalidInputs(f"{what} must be an object", f"{what} 必须是对象")
@@ -183,8 +192,8 @@ def _check_values(
             else:
                 typed[item.name] = resolved
     if problems:
-        names = ", ".join(sorted(problems))
-        raise InvalidInputs(f"Please correct: {names}", f"请更正：{names}", problems)
+        unknown = set(problems) | {s.name for s in specs if s.spec.type not in _PLAIN_TYPES}
+        raise guards.with_problems(problems, besides(typed, unknown) if besides else [])
     return typed
 
 
@@ -217,15 +226,17 @@ def open_case(
         )
     if not isinstance(data, dict):
         raise InvalidInputs("data must be an object", "data 必须是对象")
-    typed = _check_values(session, clock, _as_inputs(definition), data, "data")
-    extensions.complete_inputs(session, definition, typed, data)
-    names = {**{n: values.from_json(f, None) for n, f in definition.fields.items()}, **typed, **_context(clock),
-             "actor": actor.name}
     functions = derived.actor_functions(session, actor)
-    for guard in definition.open_guards:
-        if not expressions.evaluate(guard.when, names, functions):
-            fields = {guard.field: guard.message} if guard.field else {}
-            raise GuardFailed(guard.message["en"], guard.message["zh"], fields)
+
+    def failing(typed: dict[str, Any], unknown: set[str] | frozenset[str] = frozenset()) -> list[GuardSpec]:
+        names = {**{n: values.from_json(f, None) for n, f in definition.fields.items()}, **typed,
+                 **_context(clock), "actor": actor.name}
+        return guards.failing(definition.open_guards, names, functions, unknown)
+
+    typed = _check_values(session, clock, _as_inputs(definition), data, "data", failing)
+    extensions.complete_inputs(session, definition, typed, data)
+    if failed := failing(typed):
+        raise guards.refused(failed)
     now = clock.now()
     # Defaults are the definition's, not the opener's: they apply to later steps' fields too.
     defaults = {name: spec.default for name, spec in definition.fields.items() if spec.default is not None}
@@ -237,6 +248,7 @@ def open_case(
     )
     if definition.number and definition.number.assign_on == CREATE_ACTION:
         case.number = numbering.assign(session, definition.key, definition.number, clock.local(now))
+    case.search_text = fulltext.document(case.number, stored, [(comment, None)])
     session.add(case)
     session.flush()
     derived.claim_unique(session, definition, case)
@@ -271,32 +283,38 @@ def _guard_functions(session: Session, definition: Definition, case: Case, actor
     return {**derived.series_functions(session, definition, case.data), **derived.actor_functions(session, actor)}
 
 
-def unmet_guard(
+def unmet_guards(
     session: Session, definition: Definition, transition: TransitionSpec, case: Case, actor: Actor, clock: Clock,
-) -> GuardSpec | None:
-    """The first of the step's guards that read no input and do not hold now, or None."""
-    guards = [g for g in transition.guards if not g.uses_inputs]
-    if not guards:  # most steps: nothing to work the case's names out for
-        return None
+) -> list[GuardSpec]:
+    """Every one of the step's guards that read no input and do not hold now."""
+    without_inputs = [g for g in transition.guards if not g.uses_inputs]
+    if not without_inputs:  # most steps: nothing to work the case's names out for
+        return []
     names = _guard_names(definition, case, clock, {}, actor)
     functions = _guard_functions(session, definition, case, actor)
-    return next((g for g in guards if not expressions.evaluate(g.when, names, functions)), None)
+    return guards.failing(without_inputs, names, functions)
 
 
-def _check_guards(
+def _step_guards(
     session: Session, definition: Definition, transition: TransitionSpec, case: Case, actor: Actor, clock: Clock,
-    typed_inputs: dict[str, Any],
-) -> None:
-    """GuardFailed for the first of the step's guards that does not hold with these inputs."""
-    if not transition.guards:
-        return
-    names = _guard_names(definition, case, clock, typed_inputs, actor)
-    functions = _guard_functions(session, definition, case, actor)
-    for guard in transition.guards:
-        if not expressions.evaluate(guard.when, names, functions):
-            fields = {guard.field: guard.message} if guard.field else {}
-            observe.refused(GUARD)
-            raise GuardFailed(guard.message["en"], guard.message["zh"], fields)
+) -> GuardsBesides:
+    """What judges the step's guards over the inputs typed so far, leaving out those reading `unknown`."""
+    functions = _guard_functions(session, definition, case, actor) if transition.guards else {}
+
+    def failing(typed_inputs: dict[str, Any], unknown: set[str]) -> list[GuardSpec]:
+        if not transition.guards:
+            return []
+        names = _guard_names(definition, case, clock, typed_inputs, actor)
+        return guards.failing(transition.guards, names, functions, unknown)
+
+    return failing
+
+
+def _check_guards(judge: GuardsBesides, typed_inputs: dict[str, Any]) -> None:
+    """GuardFailed naming every one of the step's guards that does not hold with these inputs."""
+    if failed := judge(typed_inputs, set()):
+        observe.refused(GUARD)
+        raise guards.refused(failed)
 
 
 def available_actions(session: Session, clock: Clock, case: Case, actor: Actor) -> list[TransitionSpec]:
@@ -338,9 +356,10 @@ def advance(
     if (refused := refusal(session, case, transition, actor, clock, guards=False)) is not None:
         observe.refused(refused.code)
         raise refused.error()
-    typed_inputs = _check_values(session, clock, list(transition.inputs), inputs or {}, "inputs")
+    judge = _step_guards(session, definition, transition, case, actor, clock)
+    typed_inputs = _check_values(session, clock, list(transition.inputs), inputs or {}, "inputs", judge)
     extensions.complete_inputs(session, definition, typed_inputs, case.data)
-    _check_guards(session, definition, transition, case, actor, clock, typed_inputs)
+    _check_guards(judge, typed_inputs)
 
     from_state = case.state
     dest = workflow.move(from_state, action)
@@ -358,7 +377,8 @@ def advance(
     # lock_version (moves) and last_seq (notices, which leave lock_version as it is). A self-loop
     # changes no other column; it is still a move and steps lock_version.
     moved = {"state": dest, "data": data, "number": number, "updated_at": now,
-             "lock_version": case.lock_version + 1, **history.head_of(row)}
+             "lock_version": case.lock_version + 1, **history.head_of(row),
+             "search_text": fulltext.extend(case.search_text or "", number, data, comment, stored_inputs)}
     matched = _MOVE.rowcount(
         session.connection(), {"b_id": case.id, "b_version": case.lock_version, "b_seq": case.last_seq, **moved}
     )

@@ -38,6 +38,10 @@ class FourEyesRefused(WorkflowError):
 class InvalidInputs(WorkflowError):
     code = "invalid_inputs"
 
+    # The failing rules that belong to no one field, said beside the field problems (a form shows them
+    # above its fields; the API's message already ends with them).
+    unplaced: dict[str, str] | None = None
+
 
 class GuardFailed(WorkflowError):
     code = "guard_failed"

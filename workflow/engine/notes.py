@@ -14,9 +14,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..models import Case, HistoryEntry, Notification, User
-from . import history, policy
+from . import fulltext, history, policy
 from .clock import Clock
 from .errors import InvalidInputs, RoleRefused
+from .numbering import case_name
 from .users import actor_of
 
 NOTE = "note"
@@ -73,6 +74,7 @@ def add_note(
         session, case, at=clock.now(), actor=actor.name, action=action, from_state=case.state,
         to_state=case.state, inputs=inputs, comment=text or None, kind=NOTE,
     )
+    fulltext.index_case(session, case, comment=text, inputs=inputs)
     notify_mentioned(session, clock, case, actor, named)
     return entry
 
@@ -81,15 +83,15 @@ def notify_mentioned(session: Session, clock: Clock, case: Case, actor: policy.A
     """Tell each mentioned person who may see the case (the writer aside); the names told."""
     if not names:
         return []
-    name = case.number or f"#{case.id}"
+    name = case_name(case)
     told = []
     for user in session.scalars(select(User).where(User.name.in_(names), User.disabled_at.is_(None))):
         if user.name == actor.name or not policy.may_see(session, actor_of(user), case):
             continue
         session.add(Notification(
             user_id=user.id, case_id=case.id, kind="mention", created_at=clock.now(),
-            message={"en": f"{actor.name} mentioned you on case {name}",
-                     "zh": f"{actor.name} 在案件 {name} 中提到了您"},
+            message={"en": f"{actor.name} mentioned you on case {name['en']}",
+                     "zh": f"{actor.name} 在案件 {name['zh']} 中提到了您"},
             email_status="pending" if user.email else "none",
         ))
         told.append(user.name)

@@ -17,33 +17,30 @@ from ..models import Case, HistoryEntry, Timer
 from . import history
 from .clock import Clock
 from .notifications import holder_roles, notify, resolve_roles
+from .numbering import case_name
 
 
 def _when(clock: Clock, moment: datetime) -> str:
     return clock.local(moment).strftime("%Y-%m-%d %H:%M")
 
 
-def _case_name(case: Case) -> str:
-    return case.number or f"#{case.id}"
-
-
 def message(clock: Clock, definition: Definition, case: Case, timer: Timer, spec: TimerSpec, kind: str) -> Label:
     state = definition.states[case.state].label
-    name, due = _case_name(case), _when(clock, timer.due_at)
+    name, due = case_name(case), _when(clock, timer.due_at)  # provisional until numbered
     if kind == "warning":
-        return {"en": f"{name}: '{spec.label['en']}' is due at {due}",
-                "zh": f"{name}：“{spec.label['zh']}”将于 {due} 到期"}
+        return {"en": f"{name['en']}: '{spec.label['en']}' is due at {due}",
+                "zh": f"{name['zh']}：“{spec.label['zh']}”将于 {due} 到期"}
     if kind == "overdue":
-        return {"en": f"{name} is overdue: '{spec.label['en']}' was due at {due} (now at {state['en']})",
-                "zh": f"{name} 已超期：“{spec.label['zh']}”应于 {due} 完成（当前：{state['zh']}）"}
+        return {"en": f"{name['en']} is overdue: '{spec.label['en']}' was due at {due} (now at {state['en']})",
+                "zh": f"{name['zh']} 已超期：“{spec.label['zh']}”应于 {due} 完成（当前：{state['zh']}）"}
     if kind == "reminder":
-        return {"en": f"Reminder notice for {name}: '{spec.label['en']}' was due at {due}; "
+        return {"en": f"Reminder notice for {name['en']}: '{spec.label['en']}' was due at {due}; "
                       f"it is waiting at {state['en']}",
-                "zh": f"催办单 {name}：“{spec.label['zh']}”应于 {due} 完成，目前停留在“{state['zh']}”"}
+                "zh": f"催办单 {name['zh']}：“{spec.label['zh']}”应于 {due} 完成，目前停留在“{state['zh']}”"}
     if kind in ("inquiry", "late"):
-        return {"en": f"Late-closure inquiry for {name}: '{spec.label['en']}' was due at {due}, "
+        return {"en": f"Late-closure inquiry for {name['en']}: '{spec.label['en']}' was due at {due}, "
                       f"stopped at {_when(clock, timer.stopped_at or timer.due_at)}",
-                "zh": f"洽办单 {name}：“{spec.label['zh']}”应于 {due} 完成，"
+                "zh": f"洽办单 {name['zh']}：“{spec.label['zh']}”应于 {due} 完成，"
                       f"实际于 {_when(clock, timer.stopped_at or timer.due_at)} 完成"}
     raise ValueError(kind)
 

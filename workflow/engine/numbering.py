@@ -9,8 +9,9 @@ from sqlalchemy import insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ..definitions.schema import NumberSpec
-from ..models import CaseCounter
+from ..definitions.schema import Label, NumberSpec
+from ..models import Case, CaseCounter
+from .publishing import workflow_of
 
 _SEQ = re.compile(r"\{seq(?::(\d+))?\}")
 
@@ -54,4 +55,19 @@ def assign(session: Session, key: str, spec: NumberSpec, local: datetime) -> str
     return format_number(spec, local, next_serial(session, key, _period(spec, local)))
 
 
-__all__ = ["assign", "format_number", "next_serial"]
+def case_name(case: Case) -> Label:
+    """What people call the case, in both languages: its number once it has one.
+
+    A definition may number its cases only at a later step (the complaint gets its number when the GM office
+    registers it, 003 篇1 (八)); until then the case goes by a reference marked provisional, so that nobody
+    quotes it as the official number. A case whose definition numbers nothing goes by its id alone.
+    """
+    if case.number:
+        return {"en": case.number, "zh": case.number}
+    ref = f"#{case.id}"  # what the lists' search finds the case by
+    if workflow_of(case.version).definition.number is None:
+        return {"en": ref, "zh": ref}
+    return {"en": f"Provisional ref {ref}", "zh": f"临时编号 {ref}"}
+
+
+__all__ = ["assign", "case_name", "format_number", "next_serial"]

@@ -114,7 +114,8 @@ def refusal(
     NotFound first). `clock` is the guards' `now` and `today`. With guards=False the guards are left to
     the caller, as `advance` does, which judges them once the inputs are typed.
     """
-    from .cases import entered_by, unmet_guard  # cases asks this module: import late to keep one direction at load
+    from .cases import entered_by, unmet_guards  # cases asks this module: import late to keep one direction at load
+    from .guards import summary
 
     definition = workflow_of(case.version).definition
     if case.state not in transition.sources:
@@ -126,6 +127,6 @@ def refusal(
         return _not_assignee(transition, case, field)
     if transition.four_eyes and entered_by(session, case) == actor.name:
         return _four_eyes(definition, transition, case)
-    if guards and (guard := unmet_guard(session, definition, transition, case, actor, clock)) is not None:
-        return Refusal(GUARD, dict(guard.message), guard.field)
+    if guards and (failed := unmet_guards(session, definition, transition, case, actor, clock)):
+        return Refusal(GUARD, summary(failed), failed[0].field if len(failed) == 1 else None)
     return None

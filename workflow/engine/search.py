@@ -1,18 +1,14 @@
 """Finding cases: text over everything a case holds, a staff member's filters, orders, and saved filters.
 
-The text search reads the case number, the case data, and every history row's comment and inputs (notes,
-step comments, the inputs of steps that stay out of the case data, attachment names). It is a substring
-match (ILIKE) on the JSON text of those columns, the same SQL on SQLite and PostgreSQL. Why not each
-database's full-text search: a part number such as "XJ-200" or an order "SO-88231" must be found by any
-part of it ("88231"), and Chinese text has no spaces between words, which neither PostgreSQL's parsers
-nor SQLite's FTS5 default tokenizer segment; a substring match finds both. The JSON columns keep non-ASCII
-text as \\uXXXX escapes, so the needle is looked for in that form too. On PostgreSQL a trigram index
-(pg_trgm, GIN) can serve the same ILIKE when the case count makes it necessary.
+The text search looks in each case's search document (engine/fulltext.py: the case number, the text of
+its data, the comments and inputs of its history rows — step comments, notes, attachment names), as a
+substring, any letter case: "88231" finds "SO-88231", "华东" finds "华东机电". On PostgreSQL a trigram GIN
+index answers it at a million cases (docs/performance.md, "Search"); SQLite scans the one column. The
+case whose number is the text comes first, then the most recently changed.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -21,10 +17,9 @@ from sqlalchemy import (
     ColumnElement,
     ForeignKey,
     String,
-    Text,
     UniqueConstraint,
     and_,
-    cast,
+    case,
     delete,
     func,
     or_,
@@ -33,7 +28,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from ..models import Base, Case, HistoryEntry, User, UTCDateTime
+from ..models import Base, Case, User, UTCDateTime
+from . import fulltext
 from .cases import MAX_ID
 from .clock import Clock
 from .errors import InvalidInputs, NotFound
@@ -59,26 +55,26 @@ class SavedFilter(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
-def _forms(needle: str) -> list[str]:
-    """The needle as typed, and as a JSON column holds it (non-ASCII as \\uXXXX, quotes escaped)."""
-    escaped = json.dumps(needle)[1:-1]
-    return [needle] if escaped == needle else [needle, escaped]
-
-
 def text_clause(text: str) -> ColumnElement[bool]:
-    """Cases whose number, data, or any history comment or inputs contain `text` (any case); or whose id it is."""
-    needle = text.strip()[:MAX_TEXT]
+    """Cases whose search document contains `text` (any letter case); or whose id it is (`12`, `#12`)."""
+    needle = fulltext.needle_of(text, MAX_TEXT)
     bare = needle.lstrip("#")
-    parts: list[ColumnElement[bool]] = [Case.number.icontains(needle, autoescape=True)]
-    in_history = []
-    for form in _forms(needle):
-        parts.append(cast(Case.data, Text).icontains(form, autoescape=True))
-        in_history += [HistoryEntry.comment.icontains(needle, autoescape=True),
-                       cast(HistoryEntry.inputs, Text).icontains(form, autoescape=True)]
-    parts.append(select(HistoryEntry.id).where(HistoryEntry.case_id == Case.id, or_(*in_history)).exists())
+    parts: list[ColumnElement[bool]] = [fulltext.matches(needle)]
     if bare.isascii() and bare.isdigit() and 0 < int(bare) <= MAX_ID:
         parts.append(Case.id == int(bare))
     return or_(*parts)
+
+
+def relevance(text: str) -> list[ColumnElement[Any]]:
+    """The ORDER BY keys that put the case numbered (or with the id) `text` before the other hits."""
+    needle = fulltext.needle_of(text, MAX_TEXT)
+    if not needle:
+        return []
+    bare = needle.lstrip("#")
+    keys: list[ColumnElement[Any]] = [fulltext.exact_number_first(text, MAX_TEXT)]
+    if bare.isascii() and bare.isdigit() and 0 < int(bare) <= MAX_ID:
+        keys.append(case((Case.id == int(bare), 0), else_=1))
+    return keys
 
 
 @dataclass(frozen=True)

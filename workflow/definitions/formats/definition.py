@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from ..schema import DURATION_UNITS, FIELD_TYPES, NOTICES, SYSTEM_ROLE
+from ..schema import DURATION_UNITS, FIELD_FORMATS, FIELD_TYPES, HELP_MAX_LENGTH, NOTICES, SYSTEM_ROLE
 from . import (
     BOOLEAN,
     EXPRESSION,
@@ -27,6 +27,12 @@ DURATION: Json = {
     "description": "N h (hours), N d (days), N wd (working days) or N wh (working hours)",
 }
 LABEL = ref("label")
+_HELP_TEXT: Json = {"type": "string", "minLength": 1, "maxLength": HELP_MAX_LENGTH}
+HELP_SCHEMA: Json = {
+    "type": "object", "description": f"a help text in English and Chinese, each at most {HELP_MAX_LENGTH} characters",
+    "properties": {"en": _HELP_TEXT, "zh": _HELP_TEXT}, "required": ["en", "zh"], "additionalProperties": False,
+}
+HELP = ref("help")
 EVENT_KINDS = ("enter", "leave", "transition")
 EVENT: Json = {
     "type": "object", "minProperties": 1, "maxProperties": 1, "additionalProperties": False,
@@ -49,10 +55,16 @@ _FIELD_KEYS = (
     Key("template_field", NAME, "scoresheet only: the field naming the sheet's template"),
     Key("computed", EXPRESSION, "worked out after every move, never entered"),
     Key("user_role", NAME, "string only: the value names an active user holding this role"),
+    Key("accept", {"type": "array", "items": {"type": "string", "pattern": "^[a-z]+/[a-z0-9.+-]+$"},
+                  "minItems": 1, "uniqueItems": True},
+        "file only: the types taken, e.g. [image/png, application/pdf]; within the settings' ATTACHMENT_TYPES"),
+    Key("help", HELP, "shown under the input in forms: what to enter, and why"),
+    Key("format", {"enum": list(FIELD_FORMATS)}, "string only: month (YYYY-MM), entered with a month picker"),
 )
 _FIELD_RULES: Json = {"allOf": [
     {"if": {"properties": {"type": {"const": "enum"}}}, "then": {"required": ["choices"]}},
     {"if": {"properties": {"type": {"const": "scoresheet"}}}, "then": {"required": ["template_field"]}},
+    {"if": {"required": ["accept"]}, "then": {"properties": {"type": {"const": "file"}}}},
 ]}
 FIELD = Shape("field", "a field of the case's data", _FIELD_KEYS, _FIELD_RULES)
 REF = Shape("ref", "the case of another workflow a value names", (
@@ -67,12 +79,13 @@ INPUT = Shape(
     "input", "what a transition's form asks: a case field, or a named input of its own",
     _INPUT_ONLY + tuple(replace(k, required=False) for k in _FIELD_KEYS if k.name not in ("default", "computed")),
     {"oneOf": [
-        {"required": ["field"], "propertyNames": {"enum": ["field", "required", "label"]}},
+        {"required": ["field"], "propertyNames": {"enum": ["field", "required", "label", "help"]}},
         {"required": ["name", "type", "label"], "not": {"required": ["field"]}},
     ]},
 )
 # The keys of a case-field input beyond `field`: its type and limits come from the field.
-CASE_FIELD_INPUT_KEYS = {"field", "required", "label"}
+# `help` there is this step's own help, in place of the field's.
+CASE_FIELD_INPUT_KEYS = {"field", "required", "label", "help"}
 
 STATE = Shape("state", "a state of the case", (
     Key("label", LABEL, "what the state is called", required=True),
@@ -194,4 +207,4 @@ SCHEMA_ID = "https://aftersales.invalid/schemas/definition.schema.json"
 
 
 def json_schema() -> Json:
-    return schema_document(SCHEMA_ID, "Workflow definition", TOP, SHAPES, {})
+    return schema_document(SCHEMA_ID, "Workflow definition", TOP, SHAPES, {"help": HELP_SCHEMA})

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from .. import expressions, values
 from ..formats.definition import FIELD
 from ..reader import Checker, LMap
-from ..schema import FIELD_TYPES, FieldSpec, Label, Ref
+from ..schema import FIELD_FORMATS, FIELD_TYPES, HELP_MAX_LENGTH, FieldSpec, Label, Ref
 from .context import Known
 
 _NO_BOUNDS = ("enum", "boolean", "scoresheet")
-_WHOLE_BOUNDS = ("string", "text", "integer")
+_MEDIA_TYPE = re.compile(r"[a-z]+/[a-z0-9.+-]+")
+_WHOLE_BOUNDS = ("string", "text", "integer", "file")  # a file's min/max: its size in bytes
 
 
 def check_fields(k: Known) -> None:
@@ -61,14 +63,19 @@ def check_field(c: Checker, name: str, raw: LMap, line: int, what: str, allowed:
     if choices is False:
         return None
     ref = _ref(c, m, ftype, what)
-    if not _pattern_ok(c, m, ftype, what) or not _kind_ok(c, m, ftype, what):
+    accept = _accept(c, m, ftype, what)
+    if accept is False:
+        return None
+    if not _pattern_ok(c, m, ftype, what) or not _kind_ok(c, m, ftype, what) or not _format_ok(c, m, ftype, what):
         return None
     spec = FieldSpec(
         name=name, type=ftype, label=label, required=c.boolean(m, "required", what, default=False),
         min=m.get("min"), max=m.get("max"), choices=choices, ref=ref, line=line,
-        template_field=m.get("template_field"), computed=m.get("computed"), pattern=m.get("pattern"),
-        user_role=m.get("user_role"),
+        template_field=m.get("template_field"), computed=m.get("computed"),
+        pattern=m.get("pattern") or FIELD_FORMATS.get(m.get("format") or ""),
+        user_role=m.get("user_role"), help=check_help(c, m, what), format=m.get("format"),
     )
+    spec = replace(spec, accept=accept)
     if not _bounds_ok(c, m, spec, what):
         return None
     return _with_default(c, m, spec, what)
@@ -104,6 +111,21 @@ def _ref(c: Checker, m: LMap, ftype: str, what: str) -> Ref | None:
     return ref
 
 
+def _accept(c: Checker, m: LMap, ftype: str, what: str) -> tuple[str, ...] | None | Literal[False]:
+    """A file field's `accept:` (the types it takes, as type/subtype); None when absent; False when broken."""
+    if "accept" not in m:
+        return None
+    raw = m["accept"]
+    line = c.at(m, "accept")
+    if ftype != "file":
+        c.add(line, "bad_field", f"{what}: only a file field has accept")
+        return False
+    if not isinstance(raw, list) or not raw or not all(isinstance(t, str) and _MEDIA_TYPE.fullmatch(t) for t in raw):
+        c.add(line, "bad_value", f"{what}: accept is a list of types such as image/png or application/pdf")
+        return False
+    return tuple(dict.fromkeys(raw))
+
+
 def _pattern_ok(c: Checker, m: LMap, ftype: str, what: str) -> bool:
     pattern = m.get("pattern")
     if pattern is None:
@@ -114,6 +136,34 @@ def _pattern_ok(c: Checker, m: LMap, ftype: str, what: str) -> bool:
         re.compile(pattern)
     except re.error as exc:
         c.add(c.at(m, "pattern"), "bad_field", f"{what}: pattern {pattern!r} is not usable: {exc}")
+        return False
+    return True
+
+
+def check_help(c: Checker, m: LMap, what: str) -> Label | None:
+    """A field's or an input's `help:`, bilingual like a label and short enough to read under an input."""
+    if "help" not in m:
+        return None
+    line = c.at(m, "help")
+    help_text = c.label(m["help"], line, f"{what}.help")
+    for lang, text in help_text.items():
+        if len(text) > HELP_MAX_LENGTH:
+            c.add(line, "bad_value", f"{what}.help: the {lang} text has {len(text)} characters; "
+                                     f"at most {HELP_MAX_LENGTH} fit under an input")
+    return help_text
+
+
+def _format_ok(c: Checker, m: LMap, ftype: str, what: str) -> bool:
+    """`format:` names one of FIELD_FORMATS, on a string field; its pattern is the format's own."""
+    fmt = m.get("format")
+    if fmt is None:
+        return True
+    if fmt not in FIELD_FORMATS:
+        c.add(c.at(m, "format"), "bad_value", f"{what}: format {fmt!r} is not one of {', '.join(FIELD_FORMATS)}")
+        return False
+    if ftype != "string" or m.get("pattern") not in (None, FIELD_FORMATS[fmt]):
+        c.add(c.at(m, "format"), "bad_field",
+              f"{what}: format {fmt} belongs to a string field, and brings its own pattern")
         return False
     return True
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from ..formats.definition import CASE_FIELD_INPUT_KEYS, INPUT
 from ..reader import LList, LMap
 from ..schema import InputSpec
 from .context import Known, items_of
-from .fields import check_field
+from .fields import check_field, check_help
 
 
 def check_inputs(k: Known, m: LMap, what: str) -> list[InputSpec]:
@@ -44,7 +46,9 @@ def _case_field(k: Known, im: LMap, what: str, required: bool) -> InputSpec | No
     if k.fields[fname].computed is not None:
         c.add(c.at(im, "field"), "bad_field", f"{what}: {fname!r} is computed, so nobody enters it")
         return None
-    return InputSpec(fname, k.fields[fname], required, to_case=True)
+    spec = k.fields[fname]
+    step_help = check_help(c, im, f"input {fname!r} of {what}")
+    return InputSpec(fname, replace(spec, help=step_help) if step_help else spec, required, to_case=True)
 
 
 def _own_input(k: Known, im: LMap, what: str, required: bool) -> InputSpec | None:
