@@ -164,7 +164,8 @@ def test_an_unknown_user_is_refused_at_the_field_and_nothing_is_stored(app, regi
 
 
 def test_a_disabled_user_or_one_without_the_role_is_refused_by_the_engine(app, register, clock):
-    for employee, said in (("gone", "there is no active user 'gone'"), ("lead", "lead does not hold the role")):
+    for employee, said in (("gone", "there is no active user 'gone'"),
+                           ("lead", "lead does not hold the role “Employee”")):  # the role as people call it
         with pytest.raises(InvalidInputs) as refused:
             open_case(db.session, clock, "appraisal", {**SHEET, "employee": employee}, HR)
         assert said in refused.value.fields["employee"]["en"]

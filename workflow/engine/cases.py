@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.util import identity_key
 
 from ..definitions import Definition, FieldSpec, TransitionSpec, values
-from ..definitions.schema import SYSTEM_ROLE, GuardSpec, InputSpec
+from ..definitions.schema import SYSTEM_ROLE, GuardSpec, InputSpec, Label
 from ..models import Base, Case, HistoryEntry, WorkflowVersion
 from . import derived, driver, extensions, fulltext, guards, history, numbering, observe, pickers, policy, timers
 from .clock import Clock
@@ -141,13 +141,15 @@ def _resolve_ref(session: Session, spec: FieldSpec, value: str) -> str | Message
     return target.number or str(target.id)
 
 
-def _user_refusal(session: Session, spec: FieldSpec, name: str) -> Messages | None:
-    """Why `name` cannot fill a field that names a user holding `spec.user_role`, or None if it can."""
+def _user_refusal(session: Session, spec: FieldSpec, name: str, roles: dict[str, Label]) -> Messages | None:
+    """Why `name` cannot fill a field that names a user holding `spec.user_role`, or None if it can; the role
+    is named as the definition calls it (`roles`), not by its key."""
     user = user_by_name(session, name)
     if user is None or user.disabled_at is not None:
         return {"en": f"there is no active user {name!r}", "zh": f"没有在用的用户 {name!r}"}
     if not pickers.may_be_named(user, spec.user_role or ""):
-        return {"en": f"{name} does not hold the role {spec.user_role}", "zh": f"{name} 不具有角色 {spec.user_role}"}
+        role = roles.get(spec.user_role or "", {"en": spec.user_role or "", "zh": spec.user_role or ""})
+        return {"en": f"{name} does not hold the role “{role['en']}”", "zh": f"{name} 不具有“{role['zh']}”角色"}
     return None
 
 
@@ -159,7 +161,7 @@ _PLAIN_TYPES = frozenset(("string", "text", "integer", "decimal", "date", "datet
 
 def _check_values(
     session: Session, clock: Clock, specs: list[InputSpec], raw: dict[str, Any], what: str,
-    besides: GuardsBesides | None = None,
+    besides: GuardsBesides | None = None, roles: dict[str, Label] | None = None,
 ) -> dict[str, Any]:
     """Typed values for `specs` from `raw`; InvalidInputs with one message per bad field, and with the
     guards that `besides` finds failing over the rest."""
@@ -182,7 +184,8 @@ def _check_values(
         except values.InvalidValue as exc:
             problems[item.name] = exc.messages
             continue
-        if item.spec.user_role is not None and (refused := _user_refusal(session, item.spec, typed[item.name])):
+        if item.spec.user_role is not None and (refused := _user_refusal(session, item.spec, typed[item.name],
+                                                                                    roles or {})):
             problems[item.name] = refused
             continue
         if item.spec.ref is not None:
@@ -233,7 +236,7 @@ def open_case(
                  **_context(clock), "actor": actor.name}
         return guards.failing(definition.open_guards, names, functions, unknown)
 
-    typed = _check_values(session, clock, _as_inputs(definition), data, "data", failing)
+    typed = _check_values(session, clock, _as_inputs(definition), data, "data", failing, definition.roles)
     extensions.complete_inputs(session, definition, typed, data)
     if failed := failing(typed):
         raise guards.refused(failed)
@@ -357,7 +360,8 @@ def advance(
         observe.refused(refused.code)
         raise refused.error()
     judge = _step_guards(session, definition, transition, case, actor, clock)
-    typed_inputs = _check_values(session, clock, list(transition.inputs), inputs or {}, "inputs", judge)
+    typed_inputs = _check_values(session, clock, list(transition.inputs), inputs or {}, "inputs", judge,
+                                 definition.roles)
     extensions.complete_inputs(session, definition, typed_inputs, case.data)
     _check_guards(judge, typed_inputs)
 
