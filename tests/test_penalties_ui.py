@@ -70,4 +70,9 @@ def test_the_gm_approves_a_share_on_the_ledger_page(app, api, staff, frozen_cloc
     assert db.session.get(PenaltyEntry, entry_id).status == "approved"
     after = boss.get("/penalties/2026-12").text
     assert 'value="approve"' not in after and "1000.00" in after   # half of li's 2000: this month's deduction
+    row = text_of(after[after.index(f'data-entry="{entry_id}"'):].split("</tr>")[0])
+    assert "loss share" in row and "approved" in row and "loss_share" not in row  # words, not stored codes
+    zh = Person(app, "boss", "zh").get("/penalties/2026-12").text
+    zh_row = text_of(zh[zh.index(f'data-entry="{entry_id}"'):].split("</tr>")[0])
+    assert "损失分摊" in zh_row and "已批准" in zh_row
     assert Person(app, "li").get("/penalties/2026-12").status_code == 403

@@ -14,7 +14,7 @@ from werkzeug.wrappers import Response
 from workflow.definitions import Definition
 from workflow.engine import RoleRefused, WorkflowError, latest_version, policy
 from workflow.penalties import ledger, rules
-from workflow.penalties.models import CLOSEOUT_BREACH, PROPOSED
+from workflow.penalties.models import CLOSEOUT_BREACH, PROPOSED, WORDS
 from workflow.reports import complaints
 
 from .. import safe_csv
@@ -30,6 +30,12 @@ def _definition() -> Definition | None:
     if latest_version(session, rules.COMPLAINT) is None:
         return None
     return rules.complaint_definition(session)
+
+
+@bp.app_template_global()
+def penalty_words(code: str | None) -> str:
+    """A penalty's kind, sanction or status in the reader's language."""
+    return label(WORDS.get(code or ""), code or "")
 
 
 def may_read_report() -> bool:

@@ -21,6 +21,18 @@ LOSS_SHARE, WARNING, MINOR_DEMERIT, MAJOR_DEMERIT, CLOSEOUT_BREACH = (
 KINDS = (LOSS_SHARE, WARNING, MINOR_DEMERIT, MAJOR_DEMERIT, CLOSEOUT_BREACH)
 PROPOSED, APPROVED, REJECTED, SUPERSEDED = "proposed", "approved", "rejected", "superseded"
 STATUSES = (PROPOSED, APPROVED, REJECTED, SUPERSEDED)
+# What finance and the GM office read (行政处罚准则: 警告, 记小过, 记大过), never the stored codes.
+WORDS: dict[str, dict[str, str]] = {
+    LOSS_SHARE: {"en": "loss share", "zh": "损失分摊"},
+    WARNING: {"en": "warning", "zh": "警告"},
+    MINOR_DEMERIT: {"en": "minor demerit", "zh": "记小过"},
+    MAJOR_DEMERIT: {"en": "major demerit", "zh": "记大过"},
+    CLOSEOUT_BREACH: {"en": "parts closeout breach", "zh": "补件未按期结案"},
+    PROPOSED: {"en": "proposed", "zh": "待审批"},
+    APPROVED: {"en": "approved", "zh": "已批准"},
+    REJECTED: {"en": "rejected", "zh": "已驳回"},
+    SUPERSEDED: {"en": "superseded", "zh": "已被更正取代"},
+}
 
 
 class PenaltyEntry(Base):
