@@ -236,6 +236,19 @@ def test_a_refused_upload_stores_nothing(api, received, attachment_dir, content,
     assert stored(attachment_dir) == []
 
 
+def test_an_upload_with_its_note_sent_twice_is_a_400_in_the_api_s_own_error_shape(api, received, attachment_dir):
+    """Found by the drills: SpecTree's own list of pydantic errors came back for a repeated form field."""
+    before = snapshot(received["id"])
+    response = api.client.post(
+        f"/api/v1/cases/{received['id']}/attachments", headers=api.headers("fg_qa"), content_type="multipart/form-data",
+        data={"file": (io.BytesIO(png()), "photo.png"), "note": ["one", "two"]})
+    assert response.status_code == 400
+    body = response.get_json()
+    assert set(body) == {"error"} and "note" in body["error"]["fields"], body
+    assert snapshot(received["id"]) == before
+    assert stored(attachment_dir) == []
+
+
 def test_the_api_refuses_the_step_to_someone_without_its_role_and_stores_nothing_of_it(api, received, attachment_dir):
     digest = upload(api, "fg_qa", received["id"], png()).get_json()["sha256"]
     before = snapshot(received["id"])

@@ -82,16 +82,16 @@ spec = SpecTree(
 def operation(
     *, answer: type[BaseModel] | None = None, status: int = 200, errors: tuple[int, ...] = (),
     body: type[Contract] | None = None, query: type[Contract] | None = None, path: type[Contract] | None = None,
-    media: str | None = None,
+    form: type[Contract] | None = None, media: str | None = None,
 ) -> Callable[[View], Route]:
     """Declares a route's request parts and answers. The view receives the checked parts as `json=` and
     `query=` (by its annotations); `path` parts are checked only (Flask passes them as they are)."""
     codes = {f"HTTP_{code}": (ErrorBody, ERRORS[code]) for code in sorted({*ALWAYS, *errors})}
     responses = Responses(**{f"HTTP_{status}": answer}, **codes)
-    before = functools.partial(_before, body, query, path)
+    before = functools.partial(_before, body, query, path, form)
 
     def decorate(view: View) -> Route:
-        validated: Route = spec.validate(json=body, query=query, resp=responses, before=before)(view)
+        validated: Route = spec.validate(json=body, query=query, form=form, resp=responses, before=before)(view)
         _PARTS[view.__name__] = (path, media)
         return validated
 
@@ -102,7 +102,8 @@ _PARTS: dict[str, tuple[type[Contract] | None, str | None]] = {}
 
 
 def _before(body: type[Contract] | None, query: type[Contract] | None, path: type[Contract] | None,
-            req: Any, resp: Any, refused: Exception | None, instance: Any, adapter: Any) -> None:
+            form: type[Contract] | None, req: Any, resp: Any, refused: Exception | None, instance: Any,
+            adapter: Any) -> None:
     """Called by SpecTree after it checked the query and the body (`refused` if either failed)."""
     if path is not None:
         raw_path = request.view_args or {}
@@ -115,6 +116,8 @@ def _before(body: type[Contract] | None, query: type[Contract] | None, path: typ
     if isinstance(refused, ValidationError):
         if query is not None and refused.title == query.__name__:
             raise refusal(query, request.args, refused) from None
+        if form is not None and refused.title == form.__name__:  # a multipart upload's fields, said in our shape
+            raise refusal(form, request.form, refused) from None
         if body is not None:
             raise refusal(body, request.get_json(silent=True) or {}, refused) from None
 

@@ -52,7 +52,7 @@ def list_attachments(case_id: int) -> AttachmentList:
 
 
 @bp.post("/cases/<id:case_id>/attachments")
-@operation(answer=AttachmentOut, status=201, errors=(403, 404, 409, 422))
+@operation(answer=AttachmentOut, status=201, form=NewAttachment, errors=(403, 404, 409, 422))
 def upload_attachment(case_id: int, form: NewAttachment) -> tuple[AttachmentOut, int]:
     """Attach a file to the case (multipart/form-data: `file`, optional `note`); a step's `file` input names it
     by the sha256 answered here"""
