@@ -79,7 +79,7 @@ def test_a_process_owner_shortens_the_inspection_and_migrates_the_running_cases(
     select_in_editor(owner, "duraton")
     owner.keyboard.type("duration")
     expect(problems).to_contain_text("No problems")
-    expect(owner.get_by_test_id("preview").locator("svg")).to_contain_text("36h")
+    expect(owner.get_by_test_id("preview").locator("svg")).to_contain_text("36 hours")
     expect(owner.locator(".cm-lint-marker-error")).to_have_count(0)
     owner.get_by_test_id("save").click()
     expect(owner.locator("p[role=status].notice.success")).to_contain_text("Draft saved.")
