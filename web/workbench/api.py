@@ -38,7 +38,6 @@ from .models import (
     TemplatePath,
     TemplateQuery,
     TemplateText,
-    TemplateVersionOut,
     Validation,
     VersionList,
     VersionOut,
@@ -171,7 +170,7 @@ def export_bpmn(key: str, query: BpmnQuery) -> Response:
 def _template_out(key: str) -> TemplateOut:
     versions = sheet_templates.versions_of(db_session(), key)
     return TemplateOut(key=key, latest=versions[0].version if versions else None,
-                       versions=[TemplateVersionOut.of(clock(), v) for v in versions])
+                       versions=[VersionOut.of(clock(), v) for v in versions])
 
 
 @bp.get("/scoresheets")
@@ -192,14 +191,14 @@ def show_scoresheet(key: str, query: TemplateQuery) -> TemplateText:
 
 
 @bp.post("/scoresheets/<key>/versions")
-@operation(answer=TemplateVersionOut, status=201, path=TemplatePath, body=PublishTemplate,
+@operation(answer=VersionOut, status=201, path=TemplatePath, body=PublishTemplate,
            errors=(403, 404, 409, 422))
-def publish_scoresheet(key: str, json: PublishTemplate) -> tuple[TemplateVersionOut, int]:
+def publish_scoresheet(key: str, json: PublishTemplate) -> tuple[VersionOut, int]:
     """Publish an edited template as its next version, with a reason (a process owner of the appraisal; with
     the four-eyes setting refused: propose it instead)"""
     version = sheet_templates.publish_edited(db_session(), g.actor, key, json.source, json.reason, clock().now(),
                                              _four_eyes())
-    answer = TemplateVersionOut.of(clock(), version)
+    answer = VersionOut.of(clock(), version)
     db_session().commit()
     return answer, 201
 

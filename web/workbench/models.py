@@ -121,7 +121,8 @@ class VersionOut(Answer):
     sha256: str
 
     @classmethod
-    def of(cls, clock: Clock, version: WorkflowVersion) -> VersionOut:
+    def of(cls, clock: Clock, version: WorkflowVersion | ScoresheetVersion) -> VersionOut:
+        """A published version of a definition or of a score-sheet template: both are published alike."""
         return cls(version=version.version, published_by=version.published_by,
                    published_at=iso(clock, version.published_at) or "", reason=version.reason, sha256=version.sha256)
 
@@ -159,23 +160,10 @@ class PublishTemplate(Contract):
     reason: Annotated[str, Field(min_length=1, max_length=MAX_TEMPLATE_REASON, description="Why it is published")]
 
 
-class TemplateVersionOut(Answer):
-    version: int
-    published_by: str
-    published_at: Time
-    reason: str | None
-    sha256: str
-
-    @classmethod
-    def of(cls, clock: Clock, version: ScoresheetVersion) -> TemplateVersionOut:
-        return cls(version=version.version, published_by=version.published_by,
-                   published_at=iso(clock, version.published_at) or "", reason=version.reason, sha256=version.sha256)
-
-
 class TemplateOut(Answer):
     key: str
     latest: int | None = Field(description="The latest published version; None while only the shipped file exists")
-    versions: list[TemplateVersionOut]
+    versions: list[VersionOut]
 
 
 class TemplateList(Answer):
