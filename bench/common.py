@@ -97,6 +97,11 @@ def pg_schema(base: str, prefix: str) -> Iterator[str]:
         admin.dispose()
 
 
+def service_sessions(engine: sa.Engine) -> Callable[[], Session]:
+    """Sessions as the service makes them for a request (web/extensions.py): not expired on commit."""
+    return lambda: Session(engine, expire_on_commit=False)
+
+
 def make_clock() -> Clock:
     """The service's clock with its default settings (time zone, working hours, holidays)."""
     return create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": "sqlite://"}).extensions["workflow_clock"]

@@ -26,6 +26,7 @@ from .common import (
     make_clock,
     open_cases,
     publish_shipped,
+    service_sessions,
     sqlite_database,
     step_once,
     utcnow,
@@ -101,7 +102,7 @@ def run(quick: bool, workdir: Path, **_: Any) -> list[Row]:
     cases = 8 if quick else 60
     url = sqlite_database(workdir / "floor.db")
     engine = sa.create_engine(url)
-    factory = lambda: Session(engine)  # noqa: E731
+    factory = service_sessions(engine)
     clock = make_clock()
     with factory() as session:
         publish_shipped(session, clock)

@@ -60,7 +60,10 @@ SCALE_OUT_CLIENTS = 8
 # transition for the timer workers to fire while the clients move theirs.
 SEND_RECORD_STEPS = 6
 TARGET_RATIO = 0.25
-TARGET_P99_MS = 50.0
+# Latency targets (issue 11): at 8 clients p99 ≤ 25 ms; at 32, where on two cores shared with the load
+# generator the queue itself sets the median, p99 ≤ 1.5 × p50 (no long tail behind the queue).
+TARGET_P99_MS_AT_8 = 25.0
+TARGET_TAIL_AT_32 = 1.5
 
 
 @dataclass
@@ -370,7 +373,11 @@ def run(quick: bool, workdir: Path, pg: str | None = None, **_: Any) -> list[Row
     for clients, pair in results.items():
         hello, moves = pair["hello"], pair["transition"]
         ratio = moves.per_second / hello.per_second if hello.per_second else 0.0
-        p99_ok = moves.ms(99) < TARGET_P99_MS if clients == 32 else None
+        if clients == 32:
+            tail = moves.ms(99) / moves.ms(50) if moves.ms(50) else float("inf")
+            p99_target, p99_ok = f"≤ {TARGET_TAIL_AT_32:g} × p50 (now {tail:.2f} ×)", tail <= TARGET_TAIL_AT_32
+        else:
+            p99_target, p99_ok = f"≤ {TARGET_P99_MS_AT_8:g} ms", moves.ms(99) <= TARGET_P99_MS_AT_8
         errors = dict(moves.errors)
         note = f"p50 {moves.ms(50):.1f} ms, p99 {moves.ms(99):.1f} ms (hello p50 {hello.ms(50):.1f}, " \
                f"p99 {hello.ms(99):.1f})"
@@ -385,8 +392,8 @@ def run(quick: bool, workdir: Path, pg: str | None = None, **_: Any) -> list[Row
         ))
         rows.append(Row(
             "3 HTTP (gunicorn ×2, PostgreSQL)", f"{clients} clients: transition p99",
-            moves.ms(99), hello.ms(99), "ms", None, "", f"< {TARGET_P99_MS:g} ms" if clients == 32 else "",
-            p99_ok, note=f"p50 {moves.ms(50):.1f} ms; reference column: hello p99",
+            moves.ms(99), hello.ms(99), "ms", None, "", p99_target, p99_ok,
+            note=f"p50 {moves.ms(50):.1f} ms; reference column: hello p99",
         ))
     rows.append(scaled)
     return rows

@@ -39,7 +39,18 @@ from workflow.engine import advance, get_case, open_case, workflow_of
 from workflow.engine.worker import fire_due_timers
 from workflow.models import WorkflowVersion
 
-from .common import Row, Stopwatch, actor, create_users, make_clock, pg_schema, pg_url, publish_shipped, step_once
+from .common import (
+    Row,
+    Stopwatch,
+    actor,
+    create_users,
+    make_clock,
+    pg_schema,
+    pg_url,
+    publish_shipped,
+    service_sessions,
+    step_once,
+)
 from .routes import ROUTES, Step
 
 INBOX_ROLE = "service_lead"
@@ -401,7 +412,7 @@ def run(quick: bool, workdir: Path, pg: str | None = None, **_: Any) -> list[Row
     figures: dict[int, dict[str, Any]] = {}
     with pg_schema(pg_url(pg), "bench_scale") as url:
         engine = sa.create_engine(url)
-        factory = lambda: Session(engine)  # noqa: E731
+        factory = service_sessions(engine)
         with factory() as session:
             publish_shipped(session, clock)
             roles = {r for d in definitions.values() for r in d.roles} - {"system"}

@@ -18,9 +18,17 @@ from pathlib import Path
 from typing import Any, cast
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
 
-from .common import Row, Stopwatch, make_clock, open_cases, publish_shipped, sqlite_database, step_once
+from .common import (
+    Row,
+    Stopwatch,
+    make_clock,
+    open_cases,
+    publish_shipped,
+    service_sessions,
+    sqlite_database,
+    step_once,
+)
 from .routes import RETURN_INSPECTION, Step
 
 BPMN = Path(__file__).resolve().parent / "return_inspection.bpmn"
@@ -103,7 +111,7 @@ def run(quick: bool, workdir: Path, **_: Any) -> list[Row]:
     route = RETURN_INSPECTION
     url = sqlite_database(workdir / "spiff.db")
     engine = sa.create_engine(url)
-    factory = lambda: Session(engine)  # noqa: E731
+    factory = service_sessions(engine)
     clock = make_clock()
     with factory() as session:
         publish_shipped(session, clock)

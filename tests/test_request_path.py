@@ -122,6 +122,10 @@ def test_a_move_answers_from_the_case_it_moved(api, case):
     assert not seen.after_last_commit(), "the answer read the database again after COMMIT"
     assert ROLLBACK not in seen.statements and seen.open_at_return == [False]
     assert not [s for s in seen.sql if "workflow_versions.source" in s]
+    # The timers the move started and stopped, read once on the driver, are those a fresh read shows.
+    assert len(selects_from(seen.sql, "timers")) == 1
+    fresh = call(api, "service_lead", f"/api/v1/cases/{case['id']}").get_json()
+    assert answer["timers"] == fresh["timers"]
 
 
 def test_the_mover_is_not_offered_the_four_eyes_step_and_another_is(api, case):
@@ -150,7 +154,10 @@ def test_authentication_is_one_query_and_a_revoked_token_stops_at_once(api, app,
     call(api, "service_lead", "/api/v1/workflows")
     with watching() as seen:
         assert call(api, "service_lead", "/api/v1/notifications").status_code == 200
-    assert len(selects_from(seen.sql, "users")) == 1 and not selects_from(seen.sql, "user_roles")
+    # One SELECT: the token joined with its user and their roles; nothing read apart
+    token_reads = [s for s in seen.sql if s.upper().startswith("SELECT") and re.search(r"\bapi_tokens\b", s)]
+    assert len(token_reads) == 1 and re.search(r"\bJOIN users\b.*\bJOIN user_roles\b", token_reads[0], re.S)
+    assert not selects_from(seen.sql, "users") and not selects_from(seen.sql, "user_roles")
     assert not [s for s in seen.sql if s.upper().startswith("UPDATE")]  # used a moment ago: not written again
     revoke_token(db.session, user_by_name(db.session, "service_lead"), "default", clock.now())
     db.session.commit()

@@ -21,6 +21,7 @@ from workflow.engine import (
     available_actions,
     current_workflow,
     latest_versions,
+    load_timers,
     notifications,
     open_case,
     opener_roles,
@@ -37,7 +38,7 @@ from . import api_models, contract, limits
 from .audit.models import CaseQuery
 from .audit.views import case_as_of, note_case_look
 from .contract import ErrorBody, ErrorDetail, operation
-from .extensions import clock, db_session
+from .extensions import clock, db_session, wrote
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -97,13 +98,14 @@ def _authenticate() -> tuple[Response, int] | None:
         return response, status
     g.user = user
     g.actor = actor_of(user)
-    if db_session().dirty:  # the token's last use, noted: kept even when the call itself changes nothing
+    if wrote(db_session()):  # the token's last use, noted: kept even when the call itself changes nothing
         db_session().commit()
     return None
 
 
 def _case(case: Case) -> api_models.CaseOut:
     definition = workflow_of(case.version).definition
+    load_timers(db_session(), case)  # on the driver: the relationship's own load costs more than the move
     return api_models.CaseOut.of(clock(), case, definition, available_actions(db_session(), clock(), case, g.actor))
 
 

@@ -52,7 +52,8 @@ event.listen(Engine, "rollback", _forget_writes)
 event.listen(Pool, "checkin", lambda _dbapi, record: record.info.pop(_WROTE, None))
 
 
-def _wrote(session: Session) -> bool:
+def wrote(session: Session) -> bool:
+    """Whether the session's transaction has written anything: pending ORM changes or any statement not a SELECT."""
     return bool(session.new or session.dirty or session.deleted) or bool(session.connection().info.get(_WROTE))
 
 
@@ -66,7 +67,7 @@ def end_transaction(exc: BaseException | None) -> None:
     session = db.session()
     if not session.in_transaction():
         return
-    if exc is None and not _wrote(session):
+    if exc is None and not wrote(session):
         session.commit()
     else:
         session.rollback()

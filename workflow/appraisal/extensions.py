@@ -170,6 +170,8 @@ def propose_deductions(
 ) -> list[Evidence]:
     """Carry out a transition's propose_deduction effects: one proposal per person it names, for the month of
     the move."""
+    if not transition.proposals:  # most moves: nothing to type the case data for, nothing to flush
+        return []
     made = []
     names: dict[str, Any] = {n: values.from_json(f, case.data.get(n)) for n, f in definition.fields.items()}
     for proposal in transition.proposals:

@@ -9,13 +9,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, cast
 
-from sqlalchemy import Column, Table, bindparam, inspect, select, update
-from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
 from ..definitions import Definition, FieldSpec, TransitionSpec, values
 from ..definitions.schema import SYSTEM_ROLE, GuardSpec, InputSpec, Label
-from ..models import Base, Case, HistoryEntry, WorkflowVersion
+from ..models import Case, HistoryEntry, Timer, WorkflowVersion
 from . import derived, driver, extensions, fulltext, guards, history, numbering, observe, pickers, policy, timers
 from .clock import Clock
 from .errors import InvalidInputs, NotFound, RoleRefused, StaleCase, UnknownAction
@@ -45,28 +46,15 @@ _MOVE = driver.Prebuilt(
 )
 
 
-def _loaded_columns(cls: type[Base]) -> list[tuple[str, Column[Any]]]:
-    """(attribute, column) of every column the ORM loads with an instance of `cls` (deferred ones aside)."""
-    return [(prop.key, cast(Column[Any], prop.columns[0])) for prop in inspect(cls).column_attrs if not prop.deferred]
-
-
 # The case with its version row, as the ORM would load them (Case.version is lazy="joined", `source` deferred):
 # every column of the models, so that a column added to them is loaded here too.
-_CASE_COLUMNS = _loaded_columns(Case)
-_VERSION_COLUMNS = _loaded_columns(WorkflowVersion)
+_CASE_COLUMNS = driver.loaded_columns(Case)
+_VERSION_COLUMNS = driver.loaded_columns(WorkflowVersion)
 _LOAD = driver.Prebuilt(
     select(*(c for _, c in _CASE_COLUMNS), *(c for _, c in _VERSION_COLUMNS))
     .join_from(_CASES, _VERSIONS, _CASES.c.version_id == _VERSIONS.c.id)
     .where(_CASES.c.id == bindparam("b_id"))
 )
-
-
-def _persistent(cls: type[Base], values: dict[str, Any]) -> Any:
-    """An instance of `cls` as the ORM builds a loaded row (values straight into __dict__), not yet in a session."""
-    instance = inspect(cls).class_manager.new_instance()
-    instance.__dict__.update(values)
-    make_transient_to_detached(instance)  # persistent state: committed values, the rest loaded on access
-    return instance
 
 
 def _load_case(session: Session, case_id: int) -> Case | None:
@@ -85,11 +73,36 @@ def _load_case(session: Session, case_id: int) -> Case | None:
     values = {key: value for (key, _), value in zip(_CASE_COLUMNS, row, strict=False)}
     version = session.identity_map.get(identity_key(WorkflowVersion, values["version_id"]))
     if version is None:
-        version = _persistent(WorkflowVersion, {
+        version = driver.persistent(WorkflowVersion, {
             key: value for (key, _), value in zip(_VERSION_COLUMNS, row[len(_CASE_COLUMNS):], strict=True)})
-    case = cast(Case, _persistent(Case, {**values, "version": version}))
+    case = cast(Case, driver.persistent(Case, {**values, "version": version}))
     session.add(case)  # and its version, by the relationship's cascade
     return case
+
+
+_TIMER_COLUMNS = driver.loaded_columns(Timer)
+_TIMERS_TABLE = cast(Table, Timer.__table__)
+_TIMERS_OF = driver.Prebuilt(
+    select(*(c for _, c in _TIMER_COLUMNS))
+    .where(_TIMERS_TABLE.c.case_id == bindparam("b_case")).order_by(_TIMERS_TABLE.c.id)
+)
+
+
+def load_timers(session: Session, case: Case) -> list[Timer]:
+    """The case's timers as this transaction sees them (after a move: the ones it started and stopped), read on
+    the driver, as `case.timers` would load them; the loaded list when the case has one already."""
+    if "timers" in case.__dict__:
+        return case.timers
+    found = []
+    for row in _TIMERS_OF.rows(session.connection(), {"b_case": case.id}):
+        values = {key: value for (key, _), value in zip(_TIMER_COLUMNS, row, strict=True)}
+        held = session.identity_map.get(identity_key(Timer, values["id"]))
+        if held is None:
+            held = driver.persistent(Timer, values)
+            session.add(held)
+        found.append(cast(Timer, held))
+    set_committed_value(case, "timers", found)
+    return case.timers
 
 
 def get_case(session: Session, case_id: int) -> Case:

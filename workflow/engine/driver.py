@@ -25,11 +25,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Insert, exc
+from sqlalchemy import Column, Insert, exc, inspect
 from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ClauseElement, Executable
 from sqlalchemy.sql.schema import ScalarElementColumnDefault
+
+from ..models import Base
 
 Processor = Callable[[Any], Any] | None
 
@@ -118,7 +121,7 @@ class Prebuilt:
         cursor = self._cursor(conn, params)
         try:
             raw = cursor.fetchall()
-            processors = self._result_processors(conn.dialect, cursor.description)
+            processors = self._result_processors(conn.dialect, cursor)
         finally:
             cursor.close()
         return [tuple(v if p is None else p(v) for p, v in zip(processors, row, strict=True)) for row in raw]
@@ -142,11 +145,25 @@ class Prebuilt:
             return
         self._cursor(conn, None, rows).close()
 
-    def _result_processors(self, dialect: Dialect, description: Any) -> list[Processor]:
+    def _result_processors(self, dialect: Dialect, cursor: Any) -> list[Processor]:
         compiled = self._compiled(dialect)
         if compiled.results is None:
+            # Read once: psycopg builds a Column object per column on each read of `description`.
             compiled.results = [
                 type_.dialect_impl(dialect).result_processor(dialect, column[1])
-                for type_, column in zip(self._result_types, description, strict=True)
+                for type_, column in zip(self._result_types, cursor.description, strict=True)
             ]
         return compiled.results
+
+
+def loaded_columns(cls: type[Base]) -> list[tuple[str, Column[Any]]]:
+    """(attribute, column) of every column the ORM loads with an instance of `cls` (deferred ones aside)."""
+    return [(prop.key, cast(Column[Any], prop.columns[0])) for prop in inspect(cls).column_attrs if not prop.deferred]
+
+
+def persistent(cls: type[Base], values: dict[str, Any]) -> Any:
+    """An instance of `cls` as the ORM builds a loaded row (values straight into __dict__), not yet in a session."""
+    instance = inspect(cls).class_manager.new_instance()
+    instance.__dict__.update(values)
+    make_transient_to_detached(instance)  # persistent state: committed values, the rest loaded on access
+    return instance
