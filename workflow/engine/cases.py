@@ -341,6 +341,10 @@ def available_actions(session: Session, clock: Clock, case: Case, actor: Actor) 
     return [t for t in definition.transitions_from(case.state) if refusal(session, case, t, actor, clock) is None]
 
 
+def _changed(before: dict[str, Any], after: dict[str, Any]) -> list[Any]:
+    return [value for name, value in after.items() if name not in before or before[name] != value]
+
+
 def advance(
     session: Session, clock: Clock, case: Case, action: str, actor: Actor, inputs: dict[str, Any] | None = None,
     comment: str | None = None, expected_version: int | None = None,
@@ -395,7 +399,10 @@ def advance(
     # changes no other column; it is still a move and steps lock_version.
     moved = {"state": dest, "data": data, "number": number, "updated_at": now,
              "lock_version": case.lock_version + 1, **history.head_of(row),
-             "search_text": fulltext.extend(case.search_text or "", number, data, comment, stored_inputs)}
+             # Only what this move brings: the values the case had already are in the document (opening and
+             # every move, the only writers of case data, put them there).
+             "search_text": fulltext.extend(case.search_text or "", number, _changed(case.data, data), comment,
+                                            stored_inputs)}
     matched = _MOVE.rowcount(
         session.connection(), {"b_id": case.id, "b_version": case.lock_version, "b_seq": case.last_seq, **moved}
     )
