@@ -12,13 +12,12 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from web.extensions import db
-from workflow.engine import Actor, advance, open_case
 from workflow.engine.worker import DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE, TickReport, fire_due_timers
 from workflow.models import Case
 
-from .helpers import minimal_text, publish_minimal
+from .helpers import MINIMAL_CLERK, minimal_text, publish_minimal, submit_minimal
 
-CLERK = Actor("carol", frozenset({"clerk"}))
+CLERK = MINIMAL_CLERK
 # The minimal workflow's review timer, made to notify only: its expiry neither moves the case nor
 # repeats, so each case costs a sweep the same work and is done after one.
 NOTIFY_ONLY = {"      fire: expire\n": ""}
@@ -52,17 +51,6 @@ def statements(app) -> Iterator[Statements]:
     sa.event.remove(db.engine, "commit", on_commit)
 
 
-def submit(clock, count: int) -> list[int]:
-    """`count` minimal cases in 'submitted', their review timers running from now."""
-    ids, session = [], db.session()
-    for _ in range(count):
-        case = open_case(session, clock, "minimal", {"amount": "1"}, CLERK)
-        advance(session, clock, case, "submit", CLERK)
-        ids.append(case.id)
-    session.commit()
-    return ids
-
-
 def sweep(clock, now, seen: Statements | None = None, **options) -> tuple[TickReport, Statements]:
     """One sweep at `now`, with what it sent the database counted on its own."""
     before = (len(seen.sql), seen.commits) if seen else (0, 0)
@@ -77,10 +65,10 @@ def test_a_sweep_sends_a_few_statements_per_case_and_reads_timers_once_per_batch
     clock, frozen_clock, statements
 ):
     publish_minimal(clock, minimal_text(**NOTIFY_ONLY))
-    submit(clock, 3)
+    submit_minimal(clock, 3)
     few_report, few = sweep(clock, frozen_clock.now + timedelta(days=30), statements)
     frozen_clock.set(frozen_clock.now + timedelta(days=31))
-    submit(clock, 15)
+    submit_minimal(clock, 15)
     many_report, many = sweep(clock, frozen_clock.now + timedelta(days=30), statements)
 
     assert (few_report.cases, few_report.expired) == (3, 3)
@@ -100,14 +88,14 @@ def test_a_sweep_sends_a_few_statements_per_case_and_reads_timers_once_per_batch
 
 def test_a_batch_commits_once(clock, frozen_clock, statements):
     publish_minimal(clock, minimal_text(**NOTIFY_ONLY))
-    submit(clock, 25)
+    submit_minimal(clock, 25)
     due = frozen_clock.now + timedelta(days=30)
     report, sent = sweep(clock, due, statements, batch_size=10)
     assert report.cases == 25 and report.failed == []
     assert sent.commits == 3  # batches of 10, 10 and 5; the short last one ends the sweep
 
     frozen_clock.set(frozen_clock.now + timedelta(days=31))
-    submit(clock, 25)
+    submit_minimal(clock, 25)
     report, sent = sweep(clock, frozen_clock.now + timedelta(days=30), statements)
     assert report.cases == 25 and sent.commits == 1 and DEFAULT_BATCH_SIZE >= 25
 
@@ -117,7 +105,7 @@ def test_a_batch_commits_once(clock, frozen_clock, statements):
 
 def test_fired_moves_of_a_batch_commit_together(clock, frozen_clock, statements):
     publish_minimal(clock)
-    ids = submit(clock, 12)
+    ids = submit_minimal(clock, 12)
     report, sent = sweep(clock, frozen_clock.now + timedelta(days=30), statements, batch_size=5)
     assert (report.cases, report.fired, report.failed) == (12, 12, [])
     # 5, 5 and 2; a batch that fired moves looks again, since a move may start a timer due already
@@ -130,7 +118,7 @@ def test_a_case_that_fails_is_rolled_back_and_reported_while_its_batch_commits(
     clock, frozen_clock, statements, owner_engine
 ):
     publish_minimal(clock, minimal_text(**NOTIFY_ONLY))
-    ids = submit(clock, 6)
+    ids = submit_minimal(clock, 6)
     bad = ids[2]
     # a state the case's definition does not know: its overdue message cannot be written
     with owner_engine.begin() as conn:
@@ -165,6 +153,6 @@ def test_the_batch_size_is_bounded(app, clock, frozen_clock, runner):
         assert result.exit_code != 0 and "WORKER_BATCH_SIZE must be between 1 and 1000" in result.output
     app.config["WORKER_BATCH_SIZE"] = 1
     publish_minimal(clock, minimal_text(**NOTIFY_ONLY))
-    submit(clock, 3)
+    submit_minimal(clock, 3)
     result = runner.invoke(args=["workflow", "tick", "--now", (frozen_clock.now + timedelta(days=30)).isoformat()])
     assert result.exit_code == 0 and result.output.startswith("3 case(s)"), result.output

@@ -159,6 +159,18 @@ def append(
     return entry
 
 
+def append_chained(session: Session, heads: dict[int, tuple[Case, int]], rows: list[dict[str, Any]]) -> None:
+    """Write history rows of several cases that next_row chained in memory (set_head moving each Case's head
+    as it went), each statement once for all of them: `heads` maps a case id to the Case and its `last_seq`
+    as stored. Every head moves by the same compare-and-set as `append`'s; StaleCase if one was taken."""
+    conn = session.connection()
+    params = [{"b_id": case_id, "b_seq": stored, "last_seq": case.last_seq, "last_hash": case.last_hash}
+              for case_id, (case, stored) in heads.items()]
+    if conn.execute(_HEAD[False].statement, params).rowcount != len(params):
+        raise stale(next(iter(heads.values()))[0])
+    conn.execute(insert(_HISTORY), rows)
+
+
 @dataclass(frozen=True)
 class Break:
     case_id: int

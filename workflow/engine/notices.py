@@ -6,7 +6,9 @@ as well as to the people concerned. Warnings and overdue marks are notifications
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -16,7 +18,7 @@ from ..definitions.schema import LATE_HOLDERS, NOTICES, SYSTEM_ROLE, Label
 from ..models import Case, HistoryEntry, Timer
 from . import history
 from .clock import Clock
-from .notifications import holder_roles, notify, resolve_roles
+from .notifications import Pending, holder_roles, notify, notify_many, resolve_roles
 from .numbering import case_name
 
 
@@ -65,25 +67,80 @@ def late_holder_roles(session: Session, definition: Definition, case: Case, sinc
     return roles - {SYSTEM_ROLE}
 
 
-def announce(
-    session: Session, clock: Clock, definition: Definition, case: Case, timer: Timer, spec: TimerSpec,
-    kind: str, at: datetime, email: bool = False,
-) -> None:
-    """Notify the people `kind` concerns and, for a reminder or an inquiry, record it in the history."""
+def _roles(session: Session, definition: Definition, case: Case, timer: Timer, spec: TimerSpec, kind: str) -> set[str]:
     if kind in ("inquiry", "late"):
         names = spec.late_notify
         roles = resolve_roles(definition, case, [n for n in names if n != LATE_HOLDERS])
         if LATE_HOLDERS in names:
             roles |= late_holder_roles(session, definition, case, timer.due_at)
-    else:
-        roles = resolve_roles(definition, case, spec.notify)
+        return roles
+    return resolve_roles(definition, case, spec.notify)
+
+
+def _notice(
+    clock: Clock, case: Case, timer: Timer, spec: TimerSpec, kind: str, at: datetime, roles: set[str]
+) -> dict[str, Any]:
+    """The notice's history row, as history.append's (and next_row's) arguments."""
+    return {
+        "at": at, "actor": SYSTEM_ROLE, "action": kind, "from_state": case.state, "to_state": case.state,
+        "inputs": {"timer": spec.name, "due_at": clock.local(timer.due_at).isoformat(),
+                   "addressed_to": sorted(roles), "number": timer.repeats + 1 if kind == "reminder" else 1},
+        "comment": f"{NOTICES[kind]['zh']} {NOTICES[kind]['en']}", "kind": history.NOTICE,
+    }
+
+
+def announce(
+    session: Session, clock: Clock, definition: Definition, case: Case, timer: Timer, spec: TimerSpec,
+    kind: str, at: datetime, email: bool = False,
+) -> None:
+    """Notify the people `kind` concerns and, for a reminder or an inquiry, record it in the history."""
+    roles = _roles(session, definition, case, timer, spec, kind)
     text = message(clock, definition, case, timer, spec, kind)
     if kind in NOTICES:
-        history.append(
-            session, case, at=at, actor=SYSTEM_ROLE, action=kind, from_state=case.state, to_state=case.state,
-            inputs={"timer": spec.name, "due_at": clock.local(timer.due_at).isoformat(),
-                    "addressed_to": sorted(roles), "number": timer.repeats + 1 if kind == "reminder" else 1},
-            comment=f"{NOTICES[kind]['zh']} {NOTICES[kind]['en']}", kind=history.NOTICE,
-        )
-    # Flushed with whatever the caller flushes next: the sweep once per case, a move at its COMMIT.
+        history.append(session, case, **_notice(clock, case, timer, spec, kind, at, roles))
+    # Flushed with whatever the caller flushes next: a move's at its COMMIT.
     notify(session, roles, case=case, kind=kind, message=text, at=at, timer_id=timer.id, email=email, flush=False)
+
+
+@dataclass
+class Batch:
+    """What a timer sweep announces, kept until `write` sends it all with a few statements.
+
+    The notices' history rows are chained as they are announced (the Case's chain head moves in memory,
+    as history.append moves it), so they hash exactly as appended one by one; only the statements wait.
+    """
+
+    rows: list[dict[str, Any]] = field(default_factory=list)  # history rows, in the order announced
+    heads: dict[int, tuple[Case, int]] = field(default_factory=dict)  # case id: the case, its last_seq as stored
+    notifications: list[Pending] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.rows or self.notifications)
+
+    def announce(
+        self, session: Session, clock: Clock, definition: Definition, case: Case, timer: Timer, spec: TimerSpec,
+        kind: str, at: datetime, email: bool = False,
+    ) -> None:
+        """As `announce`, but written by `write`. The case's row must be locked until then (a sweep's is)."""
+        roles = _roles(session, definition, case, timer, spec, kind)
+        text = message(clock, definition, case, timer, spec, kind)
+        if kind in NOTICES:
+            row = history.next_row(case, **_notice(clock, case, timer, spec, kind, at, roles))
+            self.heads.setdefault(case.id, (case, case.last_seq))
+            self.rows.append(row)
+            history.set_head(case, history.head_of(row))
+        self.notifications.append(Pending(frozenset(roles), case, kind, text, at, timer.id, email))
+
+
+def write(session: Session, batch: Batch) -> None:
+    """Send what `batch` holds, and empty it: each statement once, with every row (an executemany).
+
+    A batch append to the history (history.append does one row): the chain heads by compare-and-set,
+    each case's from its stored head to its last notice's, then the rows; then the notifications.
+    """
+    if not batch:
+        return
+    if batch.heads:  # a StaleCase cannot happen to locked cases; the sweep would roll the batch back
+        history.append_chained(session, batch.heads, batch.rows)
+    notify_many(session, batch.notifications)
+    batch.rows, batch.heads, batch.notifications = [], {}, []

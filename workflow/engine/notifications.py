@@ -8,14 +8,15 @@ exactly once notifies exactly once. E-mail is sent afterwards from the outbox (`
 from __future__ import annotations
 
 import smtplib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
+from typing import Any, cast
 
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Table, insert, select, update
+from sqlalchemy.orm import Session, joinedload
 
 from ..definitions import Definition
 from ..definitions.schema import HOLDERS, SYSTEM_ROLE, Label
@@ -57,6 +58,26 @@ def recipients(session: Session, roles: Iterable[str]) -> list[User]:
     return list(people)
 
 
+def keep_recipients(session: Session, role_sets: Iterable[frozenset[str]]) -> dict[frozenset[str], list[User]]:
+    """The people of each of `role_sets`, those not kept yet read in one statement, roles and all.
+
+    Inside `recipients_kept`, what is read is kept for the block; outside it, only handed back.
+    """
+    kept: dict[frozenset[str], list[User]] = session.info.get(_KEPT, {})
+    missing = {roles for roles in role_sets if roles and roles not in kept}
+    if missing:
+        wanted = frozenset().union(*missing)
+        # Each user's role rows joined in (all of them: may_see asks for every role), where `recipients`
+        # would read them with a second statement.
+        people = session.scalars(
+            select(User).where(User.id.in_(select(UserRole.user_id).where(UserRole.role.in_(wanted))))
+            .options(joinedload(User.role_rows)).order_by(User.id)
+        ).unique().all()
+        for roles in missing:
+            kept[roles] = [user for user in people if user.roles & roles]
+    return kept
+
+
 def resolve_roles(definition: Definition, case: Case, names: Iterable[str]) -> set[str]:
     roles: set[str] = set()
     for name in names:
@@ -70,12 +91,12 @@ def notify(
 ) -> list[Notification]:
     """Write one notification per person holding any of `roles` who may see the case.
 
-    flush=False leaves the rows to the session's next flush (a timer sweep flushes once per case).
+    flush=False leaves the rows to the session's next flush (a move's, at its COMMIT). A timer sweep writes
+    its batch's with `notify_many`.
     """
     people = recipients(session, roles)
-    if case is not None:  # a role-wide message must not tell a department head of another department's sheet
-        people = [u for u in people if policy.may_see(session, policy.Actor(u.name, u.roles), case)]
-        people = _assignee_first(people, case, kind)
+    if case is not None:
+        people = _addressees(session, people, case, kind)
     rows = [
         Notification(
             user_id=user.id, case_id=case.id if case else None, timer_id=timer_id, kind=kind, message=message,
@@ -87,6 +108,49 @@ def notify(
     if flush:
         session.flush()
     return rows
+
+
+def _addressees(session: Session, people: list[User], case: Case, kind: str) -> list[User]:
+    # A role-wide message must not tell a department head of another department's sheet.
+    people = [u for u in people if policy.may_see(session, policy.Actor(u.name, u.roles), case)]
+    return _assignee_first(people, case, kind)
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A notification to the people of `roles` about `case`, to be written by `notify_many`."""
+
+    roles: frozenset[str]
+    case: Case
+    kind: str
+    message: Label
+    at: datetime
+    timer_id: int | None
+    email: bool
+
+
+_INSERT = insert(cast(Table, Notification.__table__))
+
+
+def notify_many(session: Session, pending: Sequence[Pending]) -> int:
+    """Write every notification of `pending`, as `notify` writes each, with two statements in all.
+
+    The people of every set of roles are read together (or taken from `recipients_kept`), and the rows
+    go in by one executemany, in `pending`'s order, without ORM objects: a timer sweep's batch, which
+    reads none of them back. The number of rows written.
+    """
+    kept = keep_recipients(session, (p.roles for p in pending))
+    rows: list[dict[str, Any]] = []
+    for p in pending:
+        people = _addressees(session, kept[p.roles], p.case, p.kind) if p.roles else []
+        rows += [
+            {"user_id": user.id, "case_id": p.case.id, "timer_id": p.timer_id, "kind": p.kind, "message": p.message,
+             "created_at": p.at, "email_status": "pending" if p.email and user.email else "none"}
+            for user in people
+        ]
+    if rows:
+        session.connection().execute(_INSERT, rows)
+    return len(rows)
 
 
 # (choice) A warning before a deadline is for the person working the case; once it is overdue (or on any

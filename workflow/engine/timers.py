@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, insert, update
+from sqlalchemy import Table, bindparam, insert, inspect, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.orm.util import identity_key
 
 from ..definitions import Definition, TimerSpec, expressions
@@ -193,6 +194,39 @@ def _stopped_in_session(session: Session, timer_ids: list[int], at: datetime) ->
         if isinstance(timer, Timer):
             for name, value in (("status", "stopped"), ("stopped_at", at), ("next_action_at", None)):
                 set_committed_value(timer, name, value)
+
+
+# Every column a sweep changes (worker.process_case, and `stop`), written together by write_swept.
+_SWEPT = ("status", "stopped_at", "warned_at", "expired_at", "expired_state", "repeats", "next_action_at")
+_SWEPT_KEYS = frozenset(_SWEPT)
+_WRITE_SWEPT = (
+    update(_TIMERS).where(_TIMERS.c.id == bindparam("b_id")).values({key: bindparam(key) for key in _SWEPT})
+)
+
+
+def write_swept(session: Session, cases: Iterable[Case]) -> None:
+    """Write what a sweep changed on the loaded timers of `cases`: one executemany UPDATE in all.
+
+    The ORM would send an UPDATE per timer, or per run of timers that changed the same columns, which the
+    timers of a batch seldom do (a warned one, an expired one, a reminded one): here each changed timer's
+    row gets all the columns a sweep changes, the same values for those it left alone. Written, the values
+    become the timers' committed state, so that the session's flush sends nothing for them. A timer with
+    another change is left to that flush.
+    """
+    changed = []
+    for case in cases:
+        for timer in case.__dict__.get("timers", ()):  # not loaded (expired by a move): the flush has them
+            state = inspect(timer)
+            if state.modified and state.committed_state and _SWEPT_KEYS.issuperset(state.committed_state):
+                changed.append(timer)
+    if not changed:
+        return
+    rows = [{"b_id": timer.id, **{key: getattr(timer, key) for key in _SWEPT}} for timer in changed]
+    if session.connection().execute(_WRITE_SWEPT, rows).rowcount != len(rows):
+        raise StaleDataError(f"UPDATE of {len(rows)} timer(s) matched another number of rows")
+    for timer, row in zip(changed, rows, strict=True):
+        for key in _SWEPT:
+            set_committed_value(timer, key, row[key])
 
 
 def stop(timer: Timer, at: datetime) -> None:

@@ -4,7 +4,11 @@ A sweep works in batches, each one transaction. The batch's first statement lock
 cases that have something due (`FOR UPDATE SKIP LOCKED` on PostgreSQL: a second worker skips them
 instead of waiting, and takes the next ones); the second re-reads those cases' timers, locked too. The
 re-read matters: a worker that locks a case just after another committed sees the new `next_action_at`
-and does nothing. The batch's cases then run one after the other in that one transaction. Should one of
+and does nothing. The batch's cases then run one after the other in that one transaction, and what they
+write goes in together at the end, each statement once for the batch (the timers' UPDATE, the notices'
+history rows and chain heads, the notifications, the people to notify read once): a swept case costs no
+statement of its own. A timer that fires a move is the exception: what the batch holds is written first,
+since the move appends to the case's chain from its stored head. Should one of
 them fail, the whole batch is rolled back and run again with a SAVEPOINT per case, so that the case whose
 firing fails is rolled back alone and reported, while the batch's other cases commit together (a
 SAVEPOINT costs two statements, so only a batch that needs them pays for them). A worker killed mid-batch
@@ -36,7 +40,7 @@ from .cases import advance
 from .clock import Clock
 from .errors import WorkflowError
 from .publishing import workflow_of
-from .timers import add_duration, stop
+from .timers import add_duration, stop, write_swept
 from .users import SYSTEM
 
 # A batch holds its cases' row locks (on SQLite: the write lock) until it commits, and a killed worker
@@ -123,12 +127,16 @@ def _due(case: Case, now: datetime) -> list[Timer]:
 
 def process_case(
     session: Session, clock: Clock, definition: Definition, case: Case, now: datetime, email: bool,
-    report: TickReport,
+    report: TickReport, batch: notices.Batch,
 ) -> None:
-    """Do everything due on `case` up to `now`, with the case row and its timers already locked."""
+    """Do everything due on `case` up to `now`, with the case row and its timers already locked.
+
+    What it announces waits in `batch`, and its timers' changes in the session, for the caller to write
+    with those of the batch's other cases (timers.write_swept, notices.write, then a flush).
+    """
     assert clock.calendar is not None
     specs = {t.name: t for t in definition.timers}
-    at_now = dataclasses.replace(clock, now_fn=lambda: now)
+    announce = batch.announce
     for timer in _due(case, now):
         spec = specs.get(timer.name)
         if spec is None:  # cannot happen for a version that never changes; stop rather than loop
@@ -140,36 +148,37 @@ def process_case(
                 timer.warned_at = now
                 timer.next_action_at = timer.due_at
                 if spec.notify and timer.due_at > now:  # a sweep that comes after the expiry skips the warning
-                    notices.announce(session, clock, definition, case, timer, spec, "warning", now, email)
+                    announce(session, clock, definition, case, timer, spec, "warning", now, email)
                     report.warnings += 1
             elif timer.expired_at is None:
                 timer.expired_at, timer.expired_state = now, case.state
                 timer.next_action_at = None
                 report.expired += 1
                 if spec.fire:
-                    _fire(session, at_now, case, spec, report)
+                    # The move appends to the chain from the head stored: what the batch holds goes first.
+                    notices.write(session, batch)
+                    _fire(session, dataclasses.replace(clock, now_fn=lambda: now), case, spec, report)
                     continue
                 if spec.notify and spec.mark_overdue and not spec.notice:
-                    notices.announce(session, clock, definition, case, timer, spec, "overdue", now, email)
+                    announce(session, clock, definition, case, timer, spec, "overdue", now, email)
                 if spec.repeat:
                     # With a working-time repeat, nothing is sent on a day off: the first notice waits.
                     first = clock.calendar.next_working_moment(moment) if _working_repeat(spec) else moment
                     if spec.notice and first <= now:
-                        notices.announce(session, clock, definition, case, timer, spec, spec.notice, now, email)
+                        announce(session, clock, definition, case, timer, spec, spec.notice, now, email)
                         timer.repeats += 1
                         report.reminders += 1
                         first = add_duration(clock, first, spec.repeat)
                     timer.next_action_at = first
                 elif spec.notice:
-                    notices.announce(session, clock, definition, case, timer, spec, spec.notice, now, email)
+                    announce(session, clock, definition, case, timer, spec, spec.notice, now, email)
                     report.reminders += 1
             else:  # a repeat
                 assert spec.repeat is not None
-                notices.announce(session, clock, definition, case, timer, spec, spec.notice or "overdue", now, email)
+                announce(session, clock, definition, case, timer, spec, spec.notice or "overdue", now, email)
                 timer.repeats += 1
                 report.reminders += 1
                 timer.next_action_at = add_duration(clock, moment, spec.repeat)
-    session.flush()
 
 
 def _fire(session: Session, clock: Clock, case: Case, spec: TimerSpec, report: TickReport) -> None:
@@ -200,7 +209,11 @@ def process_batch(
         done = TickReport(cases=1)
         try:
             with session.begin_nested():
-                process_case(session, clock, definition, case, now, email, done)
+                batch = notices.Batch()
+                process_case(session, clock, definition, case, now, email, done, batch)
+                write_swept(session, [case])  # first: the people's SELECT in notices.write flushes the session
+                notices.write(session, batch)
+                session.flush()
         except Exception as exc:  # whatever broke this one case must not take the batch down with it
             if isinstance(exc, DBAPIError) and exc.connection_invalidated:
                 raise  # not this case's fault: the batch is lost as a whole and the next sweep redoes it
@@ -216,18 +229,24 @@ def process_together(
 ) -> None:
     """Every case of a locked batch in the batch's own transaction, without a SAVEPOINT each.
 
-    The common sweep, where no case fails: two statements per case fewer. If one does fail, the caller
-    rolls the whole batch back and runs it again with `process_batch`, which finds the case and sets it
-    apart; nothing of the first attempt is kept, so nothing fires twice.
+    The common sweep, where no case fails: no SAVEPOINTs, and each statement sent once for the whole
+    batch (the notifications', the notices' history rows and chain heads', the timers' UPDATE), rather
+    than once per case. If one case does fail, or a batch statement, the caller rolls the whole batch
+    back and runs it again with `process_batch`, which finds the case and sets it apart; nothing of the
+    first attempt is kept, so nothing fires twice.
     """
     definitions: dict[int, Definition] = {}
+    batch = notices.Batch()
     for case in cases:
         definition = definitions.get(case.version_id)
         if definition is None:
             definition = definitions[case.version_id] = workflow_of(case.version).definition
         done = TickReport(cases=1)
-        process_case(session, clock, definition, case, now, email, done)
+        process_case(session, clock, definition, case, now, email, done, batch)
         report.add(done)
+    write_swept(session, cases)  # first: the people's SELECT in notices.write flushes the session
+    notices.write(session, batch)
+    session.flush()
 
 
 def _sweep_batch(
