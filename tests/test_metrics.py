@@ -8,7 +8,7 @@ from flask.testing import FlaskClient
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.orm import Session
 
-from bench.__main__ import MAX_FLOOR_RATIO, MIN_HTTP_RATIO, guard
+from bench.__main__ import MAX_FLOOR_RATIO, MAX_SWEEP_MS, MIN_HTTP_RATIO, guard
 from bench.common import Row
 from web.extensions import db
 from workflow.engine import Actor, advance, get_case
@@ -131,13 +131,15 @@ def test_overdue_cases_sweep_lag_and_the_sweep_itself(api, client, metrics_on, f
 # -- the benchmark guard (bench/__main__.py): CI fails when a gain rots -------------------------------------
 
 
-def _rows(floor: float, http: list[float], verified: bool | None = True) -> list[Row]:
+def _rows(floor: float, http: list[float], verified: bool | None = True, sweep: float = 10.0) -> list[Row]:
     rows = [Row("1 engine vs SQL floor", "replacement_part: one transition (mean of 8)", 2.0, 0.2, ratio=floor * 3,
                 ratio_label="ours ÷ floor"),
             Row("1 engine vs SQL floor", "all five workflows (mean of 40)", 2.0, 0.2, ratio=floor,
                 ratio_label="ours ÷ floor")]
     rows += [Row("3 HTTP (gunicorn ×2, PostgreSQL)", f"{n} clients: transitions/s vs hello/s", 100, 1000, "req/s",
                  ratio=r, ratio_label="ours ÷ hello") for n, r in zip((8, 32), http, strict=True)]
+    rows.append(Row("4 scale (PostgreSQL)", "10⁴ cases: sweep of 10 due timers — cases swept per run: [10, 10, 10]",
+                    sweep, 10.0, ratio=sweep / 10.0, ratio_label="÷ 10³"))
     if verified is not None:
         rows.append(Row("3 HTTP scale-out", "2 app servers + 2 timer workers: transitions/s", 100, None, "req/s",
                         extra={"chains_verified": verified}))
@@ -145,13 +147,14 @@ def _rows(floor: float, http: list[float], verified: bool | None = True) -> list
 
 
 def test_the_guard_passes_rows_within_the_bounds():
-    assert guard(_rows(MAX_FLOOR_RATIO, [MIN_HTTP_RATIO, MIN_HTTP_RATIO * 2])) == []
+    assert guard(_rows(MAX_FLOOR_RATIO, [MIN_HTTP_RATIO, MIN_HTTP_RATIO * 2], sweep=MAX_SWEEP_MS)) == []
 
 
 @pytest.mark.parametrize("rows, blamed", [
     (_rows(MAX_FLOOR_RATIO * 1.01, [0.1, 0.1]), "floor"),
     (_rows(1.0, [0.1, MIN_HTTP_RATIO * 0.99]), "32 clients"),
     (_rows(1.0, [0.1, 0.1], verified=False), "verif"),
+    (_rows(1.0, [0.1, 0.1], sweep=MAX_SWEEP_MS * 1.01), "10⁴ cases: sweep of 10 due timers"),
 ])
 def test_the_guard_names_each_regression(rows: list[Row], blamed: str):
     problems = guard(rows)
