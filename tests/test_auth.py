@@ -27,8 +27,8 @@ from web import create_app
 from web.extensions import db
 from web.security import CONTENT_SECURITY_POLICY, SecretKeyMissing
 from workflow.engine import WorkflowError
-from workflow.engine.users import create_user, issue_token, user_by_name
-from workflow.models import ApiToken, User, UserSession
+from workflow.engine.users import create_user, issue_token, user_by_name, user_by_token
+from workflow.models import ApiToken, User, UserRole, UserSession
 
 LEAD_PASSWORD = "lead-demo-pass"
 NEW_PASSWORD = "a new and longer pass phrase"
@@ -551,6 +551,21 @@ def test_a_token_notes_its_last_use_without_writing_on_every_call(app, lead, run
     frozen_clock.advance(seconds=30)
     client.get("/api/v1/workflows", headers=bearer(token))
     assert last_used() == frozen_clock.now
+
+
+def test_a_token_s_user_comes_with_its_roles_as_they_are_now_even_in_a_session_that_holds_them(app, staff, runner,
+                                                                                               frozen_clock):
+    staff("both", "service_lead", "quality_director")
+    token = new_token(runner, "both")
+    first = user_by_token(db.session, token, frozen_clock.now)
+    assert first is not None and first.roles == {"service_lead", "quality_director"}
+    assert first in db.session  # as the ORM would have loaded it: one User per row in the session
+    # A role taken away behind the session's back (another request, the CLI) counts at the next call,
+    # although this session holds the user and its role rows already (sessions are not expired on commit).
+    db.session.execute(sa.delete(UserRole).where(UserRole.user_id == first.id, UserRole.role == "quality_director"))
+    again = user_by_token(db.session, token, frozen_clock.now)
+    assert again is first and again.roles == {"service_lead"}
+    assert user_by_token(db.session, token + "x", frozen_clock.now) is None
 
 
 # -- the migration ----------------------------------------------------------------------------------
