@@ -1,4 +1,5 @@
-"""Benchmark 1: one durable transition through `advance` against the raw-SQL floor, on a file SQLite database.
+"""Benchmark 1: one durable transition through `advance` against the raw-SQL floor, on a file SQLite database
+and on PostgreSQL (a schema of its own).
 
 Ours: a fresh session loads the case, `advance` checks it (state, roles, four-eyes, inputs, guards),
 moves it, appends the hashed history row, starts and stops timers, and the session commits.
@@ -25,6 +26,8 @@ from .common import (
     create_users,
     make_clock,
     open_cases,
+    pg_schema,
+    pg_url,
     publish_shipped,
     service_sessions,
     sqlite_database,
@@ -56,23 +59,28 @@ class Floor:
     def __init__(self, engine: sa.Engine):
         self.raw = engine.raw_connection()
         self.conn: Any = cast(Any, self.raw.driver_connection)
+        self.postgres = engine.dialect.name == "postgresql"
+
+    def _sql(self, text: str) -> str:
+        return text.replace("?", "%s") if self.postgres else text  # psycopg's placeholders, sqlite3's
 
     def prepare(self, case_ids: list[int]) -> dict[int, list[Any]]:
         """lock_version, last seq and state of each case, which a floor implementation would keep at hand."""
-        rows = self.conn.execute(
+        rows = self.conn.execute(self._sql(
             f"SELECT c.id, c.lock_version, (SELECT max(seq) FROM history h WHERE h.case_id = c.id), c.state "
-            f"FROM cases c WHERE c.id IN ({','.join('?' * len(case_ids))})", case_ids,
+            f"FROM cases c WHERE c.id IN ({','.join('?' * len(case_ids))})"), case_ids,
         ).fetchall()
         self.conn.commit()
         return {case_id: [version, seq, state] for case_id, version, seq, state in rows}
 
     def move(self, case_id: int, known: list[Any], step: Any) -> None:
         version, seq, from_state = known
-        now = _sqlite_time(utcnow())
-        cur = self.conn.execute(UPDATE, (step.to, now, version + 1, seq + 1, FAKE_HASH, step.role, case_id, version))
+        now = utcnow() if self.postgres else _sqlite_time(utcnow())
+        cur = self.conn.execute(self._sql(UPDATE), (step.to, now, version + 1, seq + 1, FAKE_HASH, step.role, case_id,
+                                                    version))
         if cur.rowcount != 1:
             raise RuntimeError(f"floor: case {case_id} changed under us")
-        self.conn.execute(INSERT, (
+        self.conn.execute(self._sql(INSERT), (
             case_id, seq + 1, now, step.role, step.action, from_state, step.to,
             json.dumps(step.inputs, ensure_ascii=False), FAKE_HASH, FAKE_HASH,
         ))
@@ -98,9 +106,15 @@ def _walk_both(factory: Callable[[], Session], clock: Any, floor: Floor, route: 
         ours_first = not ours_first
 
 
-def run(quick: bool, workdir: Path, **_: Any) -> list[Row]:
+def run(quick: bool, workdir: Path, pg: str | None = None, **_: Any) -> list[Row]:
+    rows = _measure("1 engine vs SQL floor", sqlite_database(workdir / "floor.db"), quick)
+    with pg_schema(pg_url(pg), "bench_floor") as url:
+        rows += _measure("1 engine vs SQL floor (PostgreSQL)", url, quick)
+    return rows
+
+
+def _measure(bench: str, url: str, quick: bool) -> list[Row]:
     cases = 8 if quick else 60
-    url = sqlite_database(workdir / "floor.db")
     engine = sa.create_engine(url)
     factory = service_sessions(engine)
     clock = make_clock()
@@ -127,7 +141,7 @@ def run(quick: bool, workdir: Path, **_: Any) -> list[Row]:
             all_floor.samples += bare.samples
             ratio = ours.mean_ms / bare.mean_ms
             rows.append(Row(
-                "1 engine vs SQL floor", f"{key}: one transition (mean of {len(ours.samples)})",
+                bench, f"{key}: one transition (mean of {len(ours.samples)})",
                 ours.mean_ms, bare.mean_ms, "ms", ratio, "ours ÷ floor", f"≤ {TARGET}", ratio <= TARGET,
                 extra={"median_ms": ours.median_ms, "floor_median_ms": bare.median_ms, "steps": len(route.steps),
                        "overhead_ms": ours.mean_ms - bare.mean_ms},
@@ -137,7 +151,7 @@ def run(quick: bool, workdir: Path, **_: Any) -> list[Row]:
         engine.dispose()
     ratio = all_ours.mean_ms / all_floor.mean_ms
     rows.append(Row(
-        "1 engine vs SQL floor", f"all five workflows (mean of {len(all_ours.samples)})",
+        bench, f"all five workflows (mean of {len(all_ours.samples)})",
         all_ours.mean_ms, all_floor.mean_ms, "ms", ratio, "ours ÷ floor", f"≤ {TARGET}", ratio <= TARGET,
         extra={"median_ms": all_ours.median_ms, "floor_median_ms": all_floor.median_ms,
                "overhead_ms": all_ours.mean_ms - all_floor.mean_ms},
