@@ -18,7 +18,9 @@ from web.extensions import db
 from workflow.definitions import DefinitionInvalid, values
 from workflow.definitions.loader import load_text
 from workflow.definitions.schema import FieldSpec
+from workflow.engine import Actor, advance, get_case
 from workflow.engine.audit import verify_all
+from workflow.engine.errors import InvalidInputs
 from workflow.models import HistoryEntry
 
 from .conftest import snapshot
@@ -218,6 +220,20 @@ def test_the_api_refuses_a_hash_the_case_does_not_record(api, received, attachme
                             {"inputs": {**RESULT, PHOTOS: given}, "expected_version": received["lock_version"]})
         assert response.status_code == 422
         assert set(response.get_json()["error"]["fields"]) == {PHOTOS}
+    assert snapshot(received["id"]) == before
+
+
+def test_the_engine_itself_refuses_another_case_s_file_whoever_calls_it(app, api, received, attachment_dir, clock):
+    """Not only the API: `advance` (as a CLI or any later caller would use it) checks what a file input cites."""
+    other = reach(api, EXCHANGED, "received")
+    record = upload(api, "fg_qa", other["id"], png()).get_json()
+    forged = {k: record[k] for k in ("sha256", "name", "type", "size")}  # a well-formed record of a file elsewhere
+    before = snapshot(received["id"])
+    case = get_case(db.session, received["id"])
+    with pytest.raises(InvalidInputs) as refused:
+        advance(db.session, clock, case, INSPECTION, Actor("fg_qa", frozenset({"fg_qa"})), {**RESULT, PHOTOS: forged})
+    assert set(refused.value.fields) == {PHOTOS}
+    db.session.rollback()
     assert snapshot(received["id"]) == before
 
 

@@ -17,7 +17,6 @@ from workflow.engine import (
     WorkflowError,
     actor_of,
     advance,
-    attachments,
     available_actions,
     current_workflow,
     latest_versions,
@@ -200,10 +199,7 @@ def show_case(case_id: int, query: CaseQuery) -> api_models.CaseOut:
 def take_action(case_id: int, action: str, json: api_models.TakeAction) -> api_models.CaseOut:
     """Take an action on a case; a `file` input names a file of the case by its sha256 (POST .../attachments)"""
     case = policy.visible_case(db_session(), g.actor, case_id)
-    inputs = json.inputs or {}
-    if (transition := workflow_of(case.version).definition.transitions.get(action)) is not None:
-        inputs = attachments.resolve(db_session(), case, list(transition.inputs), inputs)
-    advance(db_session(), clock(), case, action, g.actor, inputs, json.comment, json.expected_version)
+    advance(db_session(), clock(), case, action, g.actor, json.inputs or {}, json.comment, json.expected_version)
     # The answer is made from the case the move left current (its state, data, lock_version and last mover,
     # kept by `advance`), inside the move's transaction: nothing is read again after COMMIT, which would
     # take a transaction of its own.

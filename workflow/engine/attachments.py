@@ -236,16 +236,23 @@ def take_uploads(
 
 
 def resolve(session: Session, case: Case, inputs: list[InputSpec], given: dict[str, Any]) -> dict[str, Any]:
-    """`given` with each `file` input that names a file by its hash (the API's way: upload it to the case
-    first) replaced by the case's own record of that file; InvalidInputs for a file the case does not record."""
+    """`given` with each `file` input checked to name a file this step may cite: one sent with it in this
+    transaction (the UI's way: `take_uploads` staged its bytes and made its record), or one the case records
+    already (the API's way: upload it to the case first, then name its hash), replaced by the case's own record
+    of it. InvalidInputs for any other. `advance` asks this, so that no caller can cite another case's file."""
     wanted = {i.name for i in inputs if i.spec.type == FIELD and given.get(i.name) is not None}
     if not wanted:
         return given
-    known = {record["sha256"]: record for _entry, record in attachments_of(session, case)}
+    staged = session.info.get(_STAGED, {})
+    known: dict[str, dict[str, Any]] | None = None
     out, problems = dict(given), {}
     for name in sorted(wanted):
         value = given[name]
         digest = value.get("sha256") if isinstance(value, dict) else value
+        if isinstance(value, dict) and isinstance(digest, str) and digest in staged:
+            continue  # made by take_uploads from the bytes sent with this step
+        if known is None:
+            known = {record["sha256"]: record for _entry, record in attachments_of(session, case)}
         if isinstance(digest, str) and digest in known:
             out[name] = dict(known[digest])
         else:

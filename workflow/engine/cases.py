@@ -17,7 +17,20 @@ from sqlalchemy.orm.util import identity_key
 from ..definitions import Definition, FieldSpec, TransitionSpec, values
 from ..definitions.schema import SYSTEM_ROLE, GuardSpec, InputSpec, Label
 from ..models import Case, HistoryEntry, Timer, WorkflowVersion
-from . import derived, driver, extensions, fulltext, guards, history, numbering, observe, pickers, policy, timers
+from . import (
+    attachments,
+    derived,
+    driver,
+    extensions,
+    fulltext,
+    guards,
+    history,
+    numbering,
+    observe,
+    pickers,
+    policy,
+    timers,
+)
 from .clock import Clock
 from .errors import InvalidInputs, NotFound, RoleRefused, StaleCase, UnknownAction
 from .limits import check_comment
@@ -376,6 +389,8 @@ def advance(
     if (refused := refusal(session, case, transition, actor, clock, guards=False)) is not None:
         observe.refused(refused.code)
         raise refused.error()
+    if isinstance(inputs, dict):  # a file input must cite a file of this case (or one sent with this step)
+        inputs = attachments.resolve(session, case, list(transition.inputs), inputs)
     judge = _step_guards(session, definition, transition, case, actor, clock)
     typed_inputs = _check_values(session, clock, list(transition.inputs), inputs or {}, "inputs", judge,
                                  definition.roles)
