@@ -45,17 +45,7 @@ def recipients_kept(session: Session) -> Iterator[None]:
 
 def recipients(session: Session, roles: Iterable[str]) -> list[User]:
     wanted = frozenset(roles)
-    if not wanted:
-        return []
-    kept: dict[frozenset[str], list[User]] | None = session.info.get(_KEPT)
-    if kept is not None and wanted in kept:
-        return list(kept[wanted])
-    people = list(session.scalars(
-        select(User).where(User.id.in_(select(UserRole.user_id).where(UserRole.role.in_(wanted)))).order_by(User.id)
-    ))
-    if kept is not None:
-        kept[wanted] = people
-    return list(people)
+    return list(keep_recipients(session, [wanted])[wanted]) if wanted else []
 
 
 def keep_recipients(session: Session, role_sets: Iterable[frozenset[str]]) -> dict[frozenset[str], list[User]]:

@@ -211,9 +211,7 @@ def process_batch(
             with session.begin_nested():
                 batch = notices.Batch()
                 process_case(session, clock, definition, case, now, email, done, batch)
-                write_swept(session, [case])  # first: the people's SELECT in notices.write flushes the session
-                notices.write(session, batch)
-                session.flush()
+                _write(session, [case], batch)
         except Exception as exc:  # whatever broke this one case must not take the batch down with it
             if isinstance(exc, DBAPIError) and exc.connection_invalidated:
                 raise  # not this case's fault: the batch is lost as a whole and the next sweep redoes it
@@ -244,6 +242,11 @@ def process_together(
         done = TickReport(cases=1)
         process_case(session, clock, definition, case, now, email, done, batch)
         report.add(done)
+    _write(session, cases, batch)
+
+
+def _write(session: Session, cases: Sequence[Case], batch: notices.Batch) -> None:
+    """Send what `process_case` left for `cases`: their timers' changes, then `batch`, each statement once."""
     write_swept(session, cases)  # first: the people's SELECT in notices.write flushes the session
     notices.write(session, batch)
     session.flush()
