@@ -155,6 +155,51 @@ def test_an_append_that_loses_the_race_is_a_stale_case_and_leaves_no_gap(submitt
     assert head(submitted)[0] == 4
 
 
+def test_on_postgresql_a_moves_writes_and_its_answer_timers_travel_in_one_pipeline(submitted, clock, database):
+    """The compare-and-set, the history row, the timer statements and the timers read for the answer are sent
+    in psycopg's pipeline mode (one round trip for all); the case's load before them is not."""
+    if database["kind"] != "postgresql":
+        pytest.skip("pipeline mode is PostgreSQL's: SQLite runs each statement in this process, with no round trip")
+    sent: list[tuple[str, bool]] = []
+
+    def record(conn: sa.Connection, cursor: object, statement: str, *_: object) -> None:
+        status = conn.connection.dbapi_connection.pgconn.pipeline_status  # type: ignore[union-attr]
+        sent.append((" ".join(statement.split()[:3]), status != 0))
+
+    with Session(db.engine) as session:
+        sa.event.listen(db.engine, "before_cursor_execute", record)
+        try:
+            case = session.get(Case, submitted)
+            assert case is not None
+            advance(session, clock, case, "reject", MANAGER, {"reason": "no"}, with_timers=True)
+        finally:
+            sa.event.remove(db.engine, "before_cursor_execute", record)
+        assert [t.status for t in case.timers] == ["stopped"]  # the answer's timers, as the move left them
+        session.commit()
+    assert sent[-4:] == [("UPDATE cases SET", True), ("INSERT INTO history", True), ("UPDATE timers SET", True),
+                         ("SELECT timers.id, timers.case_id,", True)]
+    assert not any(piped for _, piped in sent[:-4])
+    assert head(submitted)[0] == 3
+
+
+def test_a_move_that_loses_the_race_inside_its_pipeline_is_stale_and_writes_nothing(submitted, clock):
+    """Its history row collides with the winner's (same seq) while its compare-and-set matched nothing: the
+    collision is not the answer, the lost race is (409, never a 500)."""
+    with Session(db.engine) as mine, Session(db.engine) as theirs:
+        case, other = mine.get(Case, submitted), theirs.get(Case, submitted)
+        assert case is not None and other is not None
+        advance(theirs, clock, other, "reject", MANAGER, {"reason": "theirs"})
+        theirs.commit()
+        with pytest.raises(StaleCase):
+            advance(mine, clock, case, "approve", MANAGER, {}, with_timers=True)
+        mine.rollback()
+    rows = db.session.execute(
+        sa.select(HistoryEntry.seq, HistoryEntry.action).where(HistoryEntry.case_id == submitted)
+        .order_by(HistoryEntry.seq)).all()
+    assert [tuple(r) for r in rows][-1] == (3, "reject")
+    assert head(submitted)[0] == 3
+
+
 def test_a_stopped_timer_the_session_holds_is_updated_too(submitted, clock):
     with Session(db.engine) as session:
         timer = session.scalars(sa.select(Timer).where(Timer.case_id == submitted)).one()

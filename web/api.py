@@ -199,10 +199,11 @@ def show_case(case_id: int, query: CaseQuery) -> api_models.CaseOut:
 def take_action(case_id: int, action: str, json: api_models.TakeAction) -> api_models.CaseOut:
     """Take an action on a case; a `file` input names a file of the case by its sha256 (POST .../attachments)"""
     case = policy.visible_case(db_session(), g.actor, case_id)
-    advance(db_session(), clock(), case, action, g.actor, json.inputs or {}, json.comment, json.expected_version)
+    advance(db_session(), clock(), case, action, g.actor, json.inputs or {}, json.comment, json.expected_version,
+            with_timers=True)
     # The answer is made from the case the move left current (its state, data, lock_version and last mover,
-    # kept by `advance`), inside the move's transaction: nothing is read again after COMMIT, which would
-    # take a transaction of its own.
+    # kept by `advance`, and its timers, read with the move's writes), inside the move's transaction: nothing
+    # is read again after COMMIT, which would take a transaction of its own.
     answer = _case(case)
     db_session().commit()
     return answer

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
@@ -106,8 +107,13 @@ def load_timers(session: Session, case: Case) -> list[Timer]:
     the driver, as `case.timers` would load them; the loaded list when the case has one already."""
     if "timers" in case.__dict__:
         return case.timers
+    return _timers_read(session, case, _TIMERS_OF.send(session.connection(), {"b_case": case.id}))
+
+
+def _timers_read(session: Session, case: Case, sent: driver.Sent) -> list[Timer]:
+    """The timers that `sent` (_TIMERS_OF) read, as the case's loaded collection."""
     found = []
-    for row in _TIMERS_OF.rows(session.connection(), {"b_case": case.id}):
+    for row in sent.rows():
         values = {key: value for (key, _), value in zip(_TIMER_COLUMNS, row, strict=True)}
         held = session.identity_map.get(identity_key(Timer, values["id"]))
         if held is None:
@@ -360,9 +366,12 @@ def _changed(before: dict[str, Any], after: dict[str, Any]) -> list[Any]:
 
 def advance(
     session: Session, clock: Clock, case: Case, action: str, actor: Actor, inputs: dict[str, Any] | None = None,
-    comment: str | None = None, expected_version: int | None = None,
+    comment: str | None = None, expected_version: int | None = None, with_timers: bool = False,
 ) -> HistoryEntry:
     """Take `action` on `case` as `actor`, or raise the refusal that explains why not.
+
+    `with_timers`: also read the case's timers as the move leaves them, into `case.timers`, in the same round
+    trip as the move's writes (for an answer that shows them).
 
     Checks, in order: the client's view is current, the case's state, the actor's roles, the
     four-eyes rule, the inputs, the guards. Then moves the case and writes its data, history and
@@ -379,10 +388,11 @@ def advance(
     if not policy.may_see(session, actor, case):  # as if it did not exist: its state is none of their business
         raise NotFound(f"case {case.id} does not exist", f"案件 {case.id} 不存在")
     if expected_version is not None and expected_version != case.lock_version:
+        name = numbering.case_name(case)
         raise StaleCase(
-            f"Case {case.number or case.id} has changed since you loaded it (version {expected_version}, "
+            f"Case {name['en']} has changed since you loaded it (version {expected_version}, "
             f"now {case.lock_version}); reload it and try again",
-            f"案件 {case.number or case.id} 在您打开后已被他人修改"
+            f"案件 {name['zh']} 在您打开后已被他人修改"
             f"（版本 {expected_version}，现为 {case.lock_version}），请刷新后重试",
         )
     # State, read-only, roles, assignee and four-eyes; the guards wait for the inputs, below.
@@ -418,18 +428,32 @@ def advance(
              # every move, the only writers of case data, put them there).
              "search_text": fulltext.extend(case.search_text or "", number, _changed(case.data, data), comment,
                                             stored_inputs)}
-    matched = _MOVE.rowcount(
-        session.connection(), {"b_id": case.id, "b_version": case.lock_version, "b_seq": case.last_seq, **moved}
-    )
-    if matched != 1:
+    # The writes go to PostgreSQL in one round trip (driver.pipeline), so the compare-and-set is judged once
+    # they are back: a move that lost the race is refused as stale, whatever else its statements met.
+    conn = session.connection()
+    moving: driver.Sent | None = None
+    try:
+        with driver.pipeline(conn):
+            moving = _MOVE.send(
+                conn, {"b_id": case.id, "b_version": case.lock_version, "b_seq": case.last_seq, **moved})
+            inserting = history.send_row(conn, row)
+            timing = timers.send_transition(
+                session, clock, definition, case, action=action, from_state=from_state, to_state=dest, at=now,
+                data=data, typed_data=_TypedData(definition, data),
+            )
+            answer_timers = _TIMERS_OF.send(conn, {"b_case": case.id}) if with_timers else None
+    except DBAPIError:
+        if moving is not None and moving.rowcount() == 0:  # it lost the race; the rest failed on the winner's rows
+            raise history.stale(case) from None
+        raise
+    if moving.rowcount() != 1:
         raise history.stale(case)
     try:
-        entry = history.insert_row(session, row)
+        entry = history.inserted(session, row, inserting)
         history.set_head(case, moved)  # the session's Case as the UPDATE left it: no reload, no second UPDATE
-        timers.on_transition(
-            session, clock, definition, case, action=action, from_state=from_state, to_state=dest, at=now,
-            typed_data=_TypedData(definition, case.data),
-        )
+        timing.finish(session, clock, definition, case, now)
+        if answer_timers is not None:
+            _timers_read(session, case, answer_timers)
         extensions.run_effects(session, clock, definition, transition, case, now)
     except BaseException:
         session.expire(case)  # whatever rolls back, the Case must not keep state the database may not

@@ -14,6 +14,10 @@ about as much as all of them (docs/performance.md). So these statements, and onl
 - the cursor is the one of the session's connection, so the statement is part of the session's transaction
   (and of its SAVEPOINT, if one is open), and a driver error comes out as SQLAlchemy's DBAPIError.
 
+On PostgreSQL, statements sent inside `pipeline` go to the server together and their results come back
+together at the block's end (psycopg's pipeline mode): a move's writes cost one round trip instead of one
+each. What `send` hands back is read after the block; on SQLite each statement simply runs as it is sent.
+
 An INSERT gets the scalar defaults of the columns the caller leaves out, as SQLAlchemy would fill them in;
 any other parameter the caller does not give (a default computed by a function, say) sends the statement
 through SQLAlchemy instead, so nothing is ever written differently here.
@@ -21,7 +25,9 @@ through SQLAlchemy instead, so nothing is ever written differently here.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import contextlib
+import functools
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -106,35 +112,27 @@ class Prebuilt:
                 cursor.execute(compiled.sql, args)
         except conn.dialect.loaded_dbapi.Error as error:
             cursor.close()
-            if conn.dialect.is_disconnect(error, conn.connection.dbapi_connection, cursor):
-                conn.invalidate(error)
-            raise exc.DBAPIError.instance(
-                compiled.sql, args, error, conn.dialect.loaded_dbapi.Error, dialect=conn.dialect
-            ) from error
+            raise _wrapped(conn, error, compiled.sql, args) from error
         dispatch.after_cursor_execute(conn, cursor, compiled.sql, args, None, params is None)
         return cursor
+
+    def send(self, conn: Connection, params: Mapping[str, Any]) -> Sent:
+        """Send the statement; its rows or row count are read from what this hands back (in a pipeline: after it)."""
+        if self._missing(conn, params):
+            raise ValueError(f"parameters missing for {self._compiled(conn.dialect).sql!r}")  # a caller's mistake
+        return Sent(self, conn.dialect, self._cursor(conn, params))
 
     def rows(self, conn: Connection, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         """The rows the statement returns, each value as its column's type hands it back."""
         if self._missing(conn, params):  # SQLAlchemy fills in what the caller left out
             return [tuple(row) for row in conn.execute(self.statement, dict(params))]
-        cursor = self._cursor(conn, params)
-        try:
-            raw = cursor.fetchall()
-            processors = self._result_processors(conn.dialect, cursor)
-        finally:
-            cursor.close()
-        return [tuple(v if p is None else p(v) for p, v in zip(processors, row, strict=True)) for row in raw]
+        return Sent(self, conn.dialect, self._cursor(conn, params)).rows()
 
     def rowcount(self, conn: Connection, params: Mapping[str, Any]) -> int:
         """Run the statement; the number of rows it matched."""
         if self._missing(conn, params):
             return int(conn.execute(self.statement, dict(params)).rowcount)
-        cursor = self._cursor(conn, params)
-        try:
-            return int(cursor.rowcount)
-        finally:
-            cursor.close()
+        return Sent(self, conn.dialect, self._cursor(conn, params)).rowcount()
 
     def many(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
         """Run the statement once for each of `rows` (the driver's executemany); nothing is handed back."""
@@ -143,7 +141,13 @@ class Prebuilt:
         if any(self._missing(conn, row) for row in rows):
             conn.execute(self.statement, [dict(row) for row in rows])
             return
-        self._cursor(conn, None, rows).close()
+        self.send_many(conn, rows).rowcount()
+
+    def send_many(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> Sent:
+        """`send` for each of `rows` at once (the driver's executemany)."""
+        if any(self._missing(conn, row) for row in rows):
+            raise ValueError(f"parameters missing for {self._compiled(conn.dialect).sql!r}")
+        return Sent(self, conn.dialect, self._cursor(conn, None, rows))
 
     def _result_processors(self, dialect: Dialect, cursor: Any) -> list[Processor]:
         compiled = self._compiled(dialect)
@@ -154,6 +158,65 @@ class Prebuilt:
                 for type_, column in zip(self._result_types, cursor.description, strict=True)
             ]
         return compiled.results
+
+
+class Sent:
+    """A statement sent on the driver, its results not read yet. Each is read once."""
+
+    def __init__(self, prebuilt: Prebuilt, dialect: Dialect, cursor: Any):
+        self.prebuilt, self.dialect, self.cursor = prebuilt, dialect, cursor
+
+    def rows(self) -> list[tuple[Any, ...]]:
+        """The rows the statement returned, each value as its column's type hands it back."""
+        try:
+            raw = self.cursor.fetchall()
+            processors = self.prebuilt._result_processors(self.dialect, self.cursor)
+        finally:
+            self.cursor.close()
+        return [tuple(v if p is None else p(v) for p, v in zip(processors, row, strict=True)) for row in raw]
+
+    def rowcount(self) -> int:
+        """The number of rows the statement matched (-1 when the statement never ran: a pipeline failed first)."""
+        try:
+            return int(self.cursor.rowcount)
+        finally:
+            self.cursor.close()
+
+
+@contextlib.contextmanager
+def pipeline(conn: Connection) -> Iterator[None]:
+    """On PostgreSQL, what is sent inside travels together and is answered at the block's end (see the module).
+
+    The first error of the pipeline comes out at the end as SQLAlchemy's DBAPIError; the statements sent after
+    it did not run. Only statements sent on the driver belong inside: SQLAlchemy's own reads would find no
+    result yet.
+    """
+    dbapi: Any = conn.connection.dbapi_connection
+    if not (hasattr(dbapi, "pipeline") and _pipelines()):  # sqlite3; a libpq older than 14
+        yield
+        return
+    try:
+        with dbapi.pipeline():
+            yield
+    except conn.dialect.loaded_dbapi.Error as error:
+        raise _wrapped(conn, error, "(pipeline)", None) from error
+
+
+@functools.cache
+def _pipelines() -> bool:
+    """Whether psycopg's libpq has pipeline mode (14 and later; psycopg[binary] brings its own)."""
+    import psycopg  # only where the connection is psycopg's
+
+    return bool(psycopg.Pipeline.is_supported())
+
+
+def _wrapped(conn: Connection, error: Any, sql: str, args: Any) -> exc.StatementError:
+    """The driver's `error` as SQLAlchemy raises it; a lost connection is invalidated, as SQLAlchemy does."""
+    if conn.dialect.is_disconnect(error, conn.connection.dbapi_connection, None):
+        conn.invalidate(error)
+    wrapped: exc.StatementError = exc.DBAPIError.instance(
+        sql, args, error, conn.dialect.loaded_dbapi.Error, dialect=conn.dialect)
+    return wrapped
 
 
 def loaded_columns(cls: type[Base]) -> list[tuple[str, Column[Any]]]:

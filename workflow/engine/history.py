@@ -14,12 +14,14 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, insert, inspect, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import manager_of_class, set_committed_value
 
 from ..models import Case, HistoryEntry
 from . import driver
 from .errors import StaleCase
+from .numbering import case_name
 
 GENESIS = "0" * 64
 TRANSITION = "transition"
@@ -88,7 +90,17 @@ def head_of(row: dict[str, Any]) -> dict[str, Any]:
 
 def insert_row(session: Session, row: dict[str, Any]) -> HistoryEntry:
     """INSERT `row` (from next_row) and hand it back as a persistent, unmodified HistoryEntry of the session."""
-    ((entry_id,),) = _INSERT.rows(session.connection(), row)
+    return inserted(session, row, send_row(session.connection(), row))
+
+
+def send_row(conn: Connection, row: dict[str, Any]) -> driver.Sent:
+    """Send the INSERT of `row` (from next_row) on the session's connection; `inserted` reads its answer."""
+    return _INSERT.send(conn, row)
+
+
+def inserted(session: Session, row: dict[str, Any], sent: driver.Sent) -> HistoryEntry:
+    """`row` as a persistent, unmodified HistoryEntry of the session, with the id its INSERT (`sent`) gave."""
+    ((entry_id,),) = sent.rows()
     # Built as the ORM builds a loaded row (values straight into __dict__), not through __init__'s
     # attribute events, which would cost more than the INSERT itself.
     entry: HistoryEntry = _ENTRY_MANAGER.new_instance()
@@ -111,10 +123,10 @@ def set_head(case: Case, head: dict[str, Any]) -> None:
 
 
 def stale(case: Case) -> StaleCase:
-    name = case.number or case.id
+    name = case_name(case)  # provisional until numbered, as everywhere people read it
     return StaleCase(
-        f"Case {name} was changed by someone else at the same moment; reload it and try again",
-        f"案件 {name} 同时被他人修改，请刷新后重试",
+        f"Case {name['en']} was changed by someone else at the same moment; reload it and try again",
+        f"案件 {name['zh']} 同时被他人修改，请刷新后重试",
     )
 
 

@@ -94,16 +94,16 @@ def _stop_statement(count: int) -> driver.Prebuilt:
 
 def _starts(
     clock: Clock, definition: Definition, case: Case, action: str, from_state: str | None, to_state: str,
-    at: datetime, typed_data: Mapping[str, Any],
+    at: datetime, data: dict[str, Any], typed_data: Mapping[str, Any],
 ) -> list[dict[str, Any]]:
-    """The rows of the timers this move starts."""
+    """The rows of the timers this move starts; `data` is the case's data as the move leaves it."""
     rows: list[dict[str, Any]] = []
     for spec in definition.timers:
         if not _matches(spec.start, action, from_state, to_state):
             continue
         if spec.when and not expressions.evaluate(spec.when, typed_data):
             continue
-        due = due_at(clock, spec, at, case.data)
+        due = due_at(clock, spec, at, data)
         if due is None:
             continue
         warn = add_duration(clock, due, spec.warn_before, sign=-1) if spec.warn_before else None
@@ -114,36 +114,68 @@ def _starts(
     return rows
 
 
-def on_transition(
-    session: Session, clock: Clock, definition: Definition, case: Case, *, action: str,
-    from_state: str | None, to_state: str, at: datetime, typed_data: Mapping[str, Any],
-) -> None:
-    """Stop the timers this move stops, then start the ones it starts (restarting a running one).
+class Moving:
+    """What a move sent to stop and start timers, until its answers are read (`finish`)."""
 
-    Read from the definition alone, without loading the case's timers: one UPDATE stops the running
-    ones this move stops or restarts (only when there are such names), one INSERT starts the new ones.
-    """
-    final = definition.is_final(to_state)
-    stopping = [s for s in definition.timers if final or _matches(s.stop, action, from_state, to_state)]
-    started = [] if final else _starts(clock, definition, case, action, from_state, to_state, at, typed_data)
-    # Stopped, or restarted: only those that can be running in the state the case leaves.
-    names = ({s.name for s in stopping} | {row["name"] for row in started}) & may_run(definition, from_state)
-    if names:
-        params = {"b_case": case.id, "b_at": at, **{f"b_name{n}": name for n, name in enumerate(sorted(names))}}
-        stopped = _stop_statement(len(names)).rows(session.connection(), params)
+    def __init__(self, stopping: list[TimerSpec], stopped: driver.Sent | None, started: driver.Sent | None):
+        self.stopping, self.stopped, self.started = stopping, stopped, started
+
+    def finish(self, session: Session, clock: Clock, definition: Definition, case: Case, at: datetime) -> None:
+        """Tell the session what the statements wrote; announce a timer this move stopped late."""
+        if self.started is not None:
+            self.started.rowcount()
+        if (self.stopped or self.started) and "timers" in case.__dict__:  # a collection loaded before the move
+            session.expire(case, ["timers"])
+        if self.stopped is None:
+            return
+        stopped = self.stopped.rows()
         _stopped_in_session(session, [timer_id for timer_id, _, _ in stopped], at)
         # A restarted timer is stopped without a word; one this move stops may be late.
         due_by_name = {name: (timer_id, due) for timer_id, name, due in stopped}
-        for spec in stopping:
+        for spec in self.stopping:
             timer_id, due = due_by_name.get(spec.name, (None, None))
             if timer_id is not None and due is not None and at > due and (spec.late_notice or spec.late_notify):
                 timer = session.get(Timer, timer_id)
                 assert timer is not None  # stopped just now
                 notices.announce(session, clock, definition, case, timer, spec, spec.late_notice or "late", at)
+
+
+def send_transition(
+    session: Session, clock: Clock, definition: Definition, case: Case, *, action: str,
+    from_state: str | None, to_state: str, at: datetime, data: dict[str, Any], typed_data: Mapping[str, Any],
+) -> Moving:
+    """Send what stops the timers this move stops and starts the ones it starts (restarting a running one).
+
+    Read from the definition alone, without loading the case's timers: one UPDATE stops the running
+    ones this move stops or restarts (only when there are such names), one INSERT starts the new ones.
+    Sent on the driver, so that a move's pipeline carries them (cases.advance); `finish` reads the answers.
+    """
+    final = definition.is_final(to_state)
+    stopping = [s for s in definition.timers if final or _matches(s.stop, action, from_state, to_state)]
+    started = [] if final else _starts(clock, definition, case, action, from_state, to_state, at, data, typed_data)
+    # Stopped, or restarted: only those that can be running in the state the case leaves.
+    names = ({s.name for s in stopping} | {row["name"] for row in started}) & may_run(definition, from_state)
+    if not (names or started):
+        return Moving(stopping, None, None)
+    conn = session.connection()
+    stop = start = None
+    if names:
+        params = {"b_case": case.id, "b_at": at, **{f"b_name{n}": name for n, name in enumerate(sorted(names))}}
+        stop = _stop_statement(len(names)).send(conn, params)
     if started:
-        _START.many(session.connection(), started)
-    if (names or started) and "timers" in case.__dict__:  # a collection loaded before the statements
-        session.expire(case, ["timers"])
+        start = _START.send_many(conn, started)
+    return Moving(stopping, stop, start)
+
+
+def on_transition(
+    session: Session, clock: Clock, definition: Definition, case: Case, *, action: str,
+    from_state: str | None, to_state: str, at: datetime, typed_data: Mapping[str, Any],
+) -> None:
+    """`send_transition` and `finish` at once, for a caller without a pipeline (opening a case)."""
+    send_transition(
+        session, clock, definition, case, action=action, from_state=from_state, to_state=to_state, at=at,
+        data=case.data, typed_data=typed_data,
+    ).finish(session, clock, definition, case, at)
 
 
 _may_run: dict[int, tuple[Definition, dict[str, frozenset[str]]]] = {}
