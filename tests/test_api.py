@@ -130,6 +130,13 @@ def test_a_diagram_in_one_language_speaks_it_and_shows_no_keys(api, lang):
         assert "[" not in texts, definition.key
         assert keys == [], (definition.key, keys)
         assert not re.search(r"⏱ \d+(h|d|wd|wh)\b", texts), definition.key
+        # What a browser shows on hover and a screen reader reads out: the same words, not Graphviz's DOT names.
+        assert "<title>" not in svg, definition.key
+        hovered = " ".join(html.unescape(t) for t in re.findall(r'xlink:title="([^"]*)"', svg))
+        assert definition.states[definition.initial_state].label[lang] in hovered, definition.key
+        hover_keys = [k for k in [*definition.states, *definition.transitions, *definition.roles]
+                      if (lang == "zh" or "_" in k) and re.search(rf"\b{k}\b", hovered)]
+        assert hover_keys == [], (definition.key, hover_keys)
     zh = api.get("auditor", "/api/v1/workflows/return_inspection/diagram.svg?lang=zh").get_data(as_text=True)
     zh = html.unescape(zh)
     assert "品质办主任、品管中心总监 · 须另一人复核" in zh and "⏱ 48 小时" in zh
@@ -139,10 +146,11 @@ def test_case_diagram_highlights_the_current_state_and_the_path_taken(api):
     case = api.open("service_lead", "return_inspection", RETURN)
     api.act("service_lead", case, "collect_opinions", {"application_ref": "A", "opinions": "ok"})
     svg = api.get("service_lead", f"/api/v1/cases/{case['id']}/diagram.svg?lang=en").get_data(as_text=True)
-    nodes = dict(re.findall(r'<title>(\w+)</title>\s*<(?:polygon|path)[^>]*fill="([^"]+)"', svg))
-    assert nodes["awaiting_approval"] == "#f59e0b"   # current
-    assert nodes["requested"] == "#fde68a"           # visited
-    assert nodes["approved"] == "white"              # not reached
+    # A state's box by its name in words: the tooltip's first line
+    nodes = dict(re.findall(r'xlink:title="([^"&]+)[^"]*">\s*<(?:polygon|path)[^>]*fill="([^"]+)"', svg))
+    assert nodes["Awaiting approval"] == "#f59e0b"   # current
+    assert nodes["Requested"] == "#fde68a"           # visited
+    assert nodes["Approved"] == "white"              # not reached
     assert 'stroke="#b45309"' in svg                  # the edge taken
 
 

@@ -92,3 +92,14 @@ def test_a_notification_about_an_unregistered_complaint_quotes_its_provisional_r
     assert messages, told
     assert PROVISIONAL["en"].format(case["id"]) in messages[0]["en"]
     assert PROVISIONAL["zh"].format(case["id"]) in messages[0]["zh"]
+
+
+def test_a_stale_refusal_about_an_unregistered_complaint_quotes_its_provisional_reference(app, api):
+    case = awaiting_registration(api)
+    refused = api.act("gmoffice", case, "register", status=409, expected_version=case["lock_version"] - 1)
+    assert refused["error"]["code"] == "stale_version"
+    assert PROVISIONAL["en"].format(case["id"]) in refused["error"]["message"]
+    zh = api.client.post(f"/api/v1/cases/{case['id']}/actions/register",
+                         headers={**api.headers("gmoffice"), "Accept-Language": "zh"},
+                         json={"inputs": {}, "expected_version": case["lock_version"] - 1}).get_json()
+    assert PROVISIONAL["zh"].format(case["id"]) in zh["error"]["message"]

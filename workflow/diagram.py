@@ -8,6 +8,7 @@ Graphviz escapes it again for SVG, so a label containing `<script>` is drawn as 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 import pydot
@@ -92,6 +93,9 @@ def build(
     taken = {(f, a) for f, a, _ in path if f is not None}
     visited = {t for _, _, t in path}
     graph = pydot.Dot(graph_type="digraph", rankdir="TB", fontname="sans-serif", nodesep="0.4", ranksep="0.45")
+    one_language = lang in ("en", "zh")
+    if one_language:
+        graph.set("language", _q(str(lang)))  # undrawn; to_svg then leaves out the keys Graphviz puts in <title>
     graph.set_node_defaults(
         shape="box", style="rounded,filled", fillcolor="white", fontname="sans-serif", fontsize="11"
     )
@@ -103,25 +107,40 @@ def build(
     for state in definition.states.values():
         label = "\n".join([_text(state.label, lang), *timers.get(state.name, [])])
         fill = CURRENT if state.name == current else VISITED if state.name in visited else "white"
-        graph.add_node(pydot.Node(
+        node = pydot.Node(
             _q(state.name), label=_q(label), fillcolor=_q(fill),
             peripheries="2" if state.final else "1", penwidth="2" if state.name == current else "1",
-        ))
+        )
+        if one_language:
+            node.set("tooltip", _q(label))
+        graph.add_node(node)
     graph.add_edge(pydot.Edge("__start__", _q(definition.initial_state)))
     for t in definition.transitions.values():
         who = _who(definition, t.roles, t.four_eyes, lang)
         second = f"{t.name} [{who}]" if lang not in ("en", "zh") else who
         for source in t.sources:
             hot = (source, t.name) in taken
-            graph.add_edge(pydot.Edge(
-                _q(source), _q(t.dest), label=_q(f"{_text(t.label, lang).splitlines()[0]}\n{second}"),
+            words = f"{_text(t.label, lang).splitlines()[0]}\n{second}"
+            edge = pydot.Edge(
+                _q(source), _q(t.dest), label=_q(words),
                 color=_q(TAKEN if hot else "#555555"), penwidth="2.5" if hot else "1",
                 style="dashed" if t.system_only else "solid",
                 step=_q(t.name),  # Graphviz keeps but never draws it: the workbench finds a step's edges by it
-            ))
+            )
+            if one_language:
+                edge.set("tooltip", _q(words))
+            graph.add_edge(edge)
     return graph
 
 
+_TITLE = re.compile(rb"<title>[^<]*</title>\n?")
+
+
 def to_svg(graph: pydot.Dot) -> bytes:
-    svg = graph.create(prog="dot", format="svg")
-    return svg if isinstance(svg, bytes) else svg.encode()
+    made = graph.create(prog="dot", format="svg")
+    svg = made if isinstance(made, bytes) else made.encode()
+    if graph.get("language"):
+        # Graphviz titles each node and edge with its DOT name (a state key, `a->b`), which a browser shows on
+        # hover and a screen reader reads out: in one language the tooltips carry the words instead.
+        svg = _TITLE.sub(b"", svg)
+    return svg

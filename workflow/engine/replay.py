@@ -27,6 +27,7 @@ from .cases import CREATE_ACTION, typed_data
 from .clock import Clock
 from .errors import InvalidInputs, NotFound
 from .history import TRANSITION
+from .numbering import case_name
 from .publishing import workflow_of
 from .timers import _matches, add_duration, due_at, may_run, timer_status
 
@@ -94,9 +95,9 @@ def replay_as_of(session: Session, clock: Clock, case: Case, as_of: datetime) ->
         .order_by(HistoryEntry.seq)))
     moves = [r for r in rows if r.kind == TRANSITION]
     if not moves:
-        name = case.number or case.id
-        raise NotFound(f"case {name} did not exist yet at {clock.local(as_of).isoformat()}",
-                       f"案件 {name} 在 {clock.local(as_of).isoformat()} 尚不存在")
+        name = case_name(case)
+        raise NotFound(f"case {name['en']} did not exist yet at {clock.local(as_of).isoformat()}",
+                       f"案件 {name['zh']} 在 {clock.local(as_of).isoformat()} 尚不存在")
     definition = workflow_of(case.version).definition
     data, started = _walk(session, clock, definition, moves)
     at_t = dataclasses.replace(clock, now_fn=lambda: as_of)
