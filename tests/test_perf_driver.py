@@ -61,7 +61,7 @@ def test_a_column_default_the_caller_leaves_out_is_written_as_sqlalchemy_would(c
     """history.kind defaults to 'transition': left out, the driver fills it in from the column's default."""
     row = {k: v for k, v in _row(case_id, 12).items() if k != "kind"}
     with db.engine.begin() as conn:
-        Prebuilt(sa.insert(HISTORY), keys=list(row)).many(conn, [row])
+        Prebuilt(sa.insert(HISTORY), keys=list(row)).send_many(conn, [row]).close()
         assert _stored(conn, case_id, 12)[2] == "transition"
         conn.rollback()
 
@@ -76,10 +76,10 @@ def test_listeners_hear_the_driver_s_statements_and_its_errors_are_sqlalchemy_s(
     try:
         prebuilt = Prebuilt(sa.insert(HISTORY), keys=list(_row(case_id, 13)))
         with db.engine.connect() as conn:
-            prebuilt.many(conn, [_row(case_id, 13)])
+            prebuilt.send_many(conn, [_row(case_id, 13)]).close()
             assert heard and heard[-1][0].startswith("INSERT INTO history") and heard[-1][1] is True
             with pytest.raises(IntegrityError):  # the same (case_id, seq) again
-                prebuilt.many(conn, [_row(case_id, 13)])
+                prebuilt.send_many(conn, [_row(case_id, 13)])
             conn.rollback()
     finally:
         sa.event.remove(db.engine, "before_cursor_execute", listen)

@@ -117,7 +117,7 @@ def build(
     graph.add_edge(pydot.Edge("__start__", _q(definition.initial_state)))
     for t in definition.transitions.values():
         who = _who(definition, t.roles, t.four_eyes, lang)
-        second = f"{t.name} [{who}]" if lang not in ("en", "zh") else who
+        second = who if one_language else f"{t.name} [{who}]"
         for source in t.sources:
             hot = (source, t.name) in taken
             words = f"{_text(t.label, lang).splitlines()[0]}\n{second}"

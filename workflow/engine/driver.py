@@ -118,9 +118,18 @@ class Prebuilt:
 
     def send(self, conn: Connection, params: Mapping[str, Any]) -> Sent:
         """Send the statement; its rows or row count are read from what this hands back (in a pipeline: after it)."""
-        if self._missing(conn, params):
-            raise ValueError(f"parameters missing for {self._compiled(conn.dialect).sql!r}")  # a caller's mistake
+        self._complete(conn, params)
         return Sent(self, conn.dialect, self._cursor(conn, params))
+
+    def send_many(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> Sent:
+        """`send` for each of `rows` at once (the driver's executemany)."""
+        self._complete(conn, *rows)
+        return Sent(self, conn.dialect, self._cursor(conn, None, rows))
+
+    def _complete(self, conn: Connection, *params: Mapping[str, Any]) -> None:
+        """What is sent must be whole: only `rows` and `rowcount` hand an incomplete statement to SQLAlchemy."""
+        if any(self._missing(conn, p) for p in params):
+            raise ValueError(f"parameters missing for {self._compiled(conn.dialect).sql!r}")  # a caller's mistake
 
     def rows(self, conn: Connection, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         """The rows the statement returns, each value as its column's type hands it back."""
@@ -133,21 +142,6 @@ class Prebuilt:
         if self._missing(conn, params):
             return int(conn.execute(self.statement, dict(params)).rowcount)
         return Sent(self, conn.dialect, self._cursor(conn, params)).rowcount()
-
-    def many(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
-        """Run the statement once for each of `rows` (the driver's executemany); nothing is handed back."""
-        if not rows:
-            return
-        if any(self._missing(conn, row) for row in rows):
-            conn.execute(self.statement, [dict(row) for row in rows])
-            return
-        self.send_many(conn, rows).rowcount()
-
-    def send_many(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> Sent:
-        """`send` for each of `rows` at once (the driver's executemany)."""
-        if any(self._missing(conn, row) for row in rows):
-            raise ValueError(f"parameters missing for {self._compiled(conn.dialect).sql!r}")
-        return Sent(self, conn.dialect, self._cursor(conn, None, rows))
 
     def _result_processors(self, dialect: Dialect, cursor: Any) -> list[Processor]:
         compiled = self._compiled(dialect)
@@ -181,6 +175,10 @@ class Sent:
             return int(self.cursor.rowcount)
         finally:
             self.cursor.close()
+
+    def close(self) -> None:
+        """Done with it, its answer not needed (an INSERT without RETURNING)."""
+        self.cursor.close()
 
 
 @contextlib.contextmanager

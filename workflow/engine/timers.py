@@ -123,7 +123,7 @@ class Moving:
     def finish(self, session: Session, clock: Clock, definition: Definition, case: Case, at: datetime) -> None:
         """Tell the session what the statements wrote; announce a timer this move stopped late."""
         if self.started is not None:
-            self.started.rowcount()
+            self.started.close()
         if (self.stopped or self.started) and "timers" in case.__dict__:  # a collection loaded before the move
             session.expire(case, ["timers"])
         if self.stopped is None:
